@@ -1,0 +1,54 @@
+"""Run any lesson: ``python cli.py fit --config configs/diabetes.yaml``.
+
+The config names the lesson (``model.class_path``) and its data (``data.class_path``);
+LightningCLI builds both and the Trainer, so devices, precision, checkpoints and several
+GPUs are Trainer flags: ``--trainer.accelerator gpu --trainer.precision bf16-mixed``.
+Subcommands: fit, validate, test, predict; ``--help`` and ``--print_config`` on each.
+
+Errors in a config, a data file or a checkpoint end the run with one line that says what
+is wrong and how to fix it; set ``LESSONS_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from lessons.callbacks import PredictionWriter
+
+
+class LessonsCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Every run keeps last.ckpt; a config with a validation metric also keeps the best one.
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True})
+        parser.add_lightning_class_args(PredictionWriter, "predictions")
+
+
+def main(args: list[str] | None = None) -> LessonsCLI:
+    return LessonsCLI(
+        trainer_defaults={
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": "runs", "name": "lesson"},
+            },
+            # A Lightning step is a block of course epochs on small data: log every one.
+            "log_every_n_steps": 1,
+        },
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    if os.environ.get("LESSONS_DEBUG"):
+        main()
+    else:
+        try:
+            main()
+        except (ValueError, OSError) as error:
+            sys.exit(f"error: {error}  (LESSONS_DEBUG=1 shows the traceback)")

@@ -1,0 +1,1 @@
+"""LightningDataModules for the lessons' data, and where their files come from."""

@@ -1,0 +1,1 @@
+"""One LightningModule per lesson of the course, each in its own short file."""

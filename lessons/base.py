@@ -1,0 +1,76 @@
+"""The machinery every lesson shares, so that each lesson file holds only its maths.
+
+The course counts *epochs* of full-batch training in the hundreds or thousands. Paying a
+Lightning training step (hooks, logging, progress bar) for each of them costs far more than
+the maths on toy data, so a ``CourseLesson`` runs ``steps_per_batch`` course epochs inside
+one training step, with manual optimisation: ``trainer.global_step`` still counts every
+optimizer step, and one Lightning epoch is a block of course epochs.
+
+A lesson implements ``course_step(batch) -> loss``: one course epoch on ``batch``, update
+included (``self.optimize(loss)`` for lessons that use a torch optimizer). The per-course-epoch
+losses are kept for the lesson's figures and travel in checkpoints, so a resumed run draws the
+whole curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+
+class CourseLesson(L.LightningModule):
+    #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
+    #: search): mixed precision is switched off inside its steps.
+    float32_only: bool = False
+
+    def __init__(self, steps_per_batch: int = 1) -> None:
+        super().__init__()
+        if steps_per_batch < 1:
+            raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
+        self.steps_per_batch = steps_per_batch
+        self.automatic_optimization = False
+        self.loss_history: list[float] = []
+
+    def course_step(self, batch: Any) -> torch.Tensor:
+        """One course epoch on ``batch``, update included; returns the loss before the update."""
+        raise NotImplementedError
+
+    def optimize(self, loss: torch.Tensor) -> None:
+        """The course's update: zero_grad → backward → step, through Lightning's optimizer
+        wrapper so that mixed precision and DDP gradient averaging apply."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        with self.float32_context():
+            losses = [self.course_step(batch).detach() for _ in range(self.steps_per_batch)]
+        losses = torch.stack(losses).float()
+        self.loss_history.extend(losses.tolist())
+        self.log("train_loss", losses[-1], prog_bar=True)
+        self.log("course_epoch", float(len(self.loss_history)))
+
+    def float32_context(self) -> contextlib.AbstractContextManager:
+        """Autocast off for float32-only lessons, left as the Trainer set it for the others."""
+        if self.float32_only:
+            return torch.autocast(self.device.type, enabled=False)
+        return contextlib.nullcontext()
+
+    # Figures: drawn once, by the process of global rank 0, into the run folder.
+    def on_fit_end(self) -> None:
+        if self.trainer.is_global_zero and self.trainer.log_dir:
+            self.draw_figures(Path(self.trainer.log_dir))
+
+    def draw_figures(self, folder: Path) -> None:
+        """Draw this lesson's figures as PNG files into ``folder``."""
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["loss_history"] = self.loss_history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.loss_history = list(checkpoint.get("loss_history", []))
