@@ -24,7 +24,9 @@ class PredictionWriter(BasePredictionWriter):
         self.overwrite = overwrite
 
     def target(self, trainer: L.Trainer) -> Path:
-        return Path(self.output) if self.output else Path(trainer.log_dir or ".") / "predictions.csv"
+        return (
+            Path(self.output) if self.output else Path(trainer.log_dir or ".") / "predictions.csv"
+        )
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         path = self.target(trainer)
@@ -44,14 +46,18 @@ class PredictionWriter(BasePredictionWriter):
         for name in batches[0]:
             values = torch.cat([batch[name].detach().float().cpu() for batch in batches])
             if values.dim() > 1 and values.shape[1] > 1:
-                columns.update({f"{name}_{i}": values[:, i].tolist() for i in range(values.shape[1])})
+                columns.update(
+                    {f"{name}_{i}": values[:, i].tolist() for i in range(values.shape[1])}
+                )
             else:
                 columns[name] = values.flatten().tolist()
         path = self.target(trainer)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = zip(*columns.values(), strict=True)
-        text = ",".join(columns) + "\n" + "".join(
-            ",".join(f"{value:.6g}" for value in row) + "\n" for row in rows
+        text = (
+            ",".join(columns)
+            + "\n"
+            + "".join(",".join(f"{value:.6g}" for value in row) + "\n" for row in rows)
         )
         path.write_text(text)
         shown = text if len(text) < 2000 else text[:2000] + "…\n"

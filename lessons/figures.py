@@ -35,8 +35,11 @@ def plot_curves(
     for label, (xs, ys) in curves.items():
         ax.plot(xs, ys, label=label)
     if hline is not None:
-        ax.plot([min(min(xs) for xs, _ in curves.values()), max(max(xs) for xs, _ in
-                 curves.values())], [hline, hline], c="r")
+        ax.plot(
+            [min(min(xs) for xs, _ in curves.values()), max(max(xs) for xs, _ in curves.values())],
+            [hline, hline],
+            c="r",
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

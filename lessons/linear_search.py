@@ -69,10 +69,14 @@ class LinearSearch(CourseLesson):
             rows = [(float(w), float(m)) for w, m in zip(self.w_grid, mse[0], strict=True)]
             header = "w,mse"
         else:  # the exercise: the MSE surface over (w, b), its minimum at (2, 1)
-            figures.plot_surface(folder / "mse_surface.png", self.w_grid, self.b_grid, mse,
-                                 ("W", "B", "MSE"))
-            rows = [(float(w), float(b), float(mse[j, i]))
-                    for i, w in enumerate(self.w_grid) for j, b in enumerate(self.b_grid)]
+            figures.plot_surface(
+                folder / "mse_surface.png", self.w_grid, self.b_grid, mse, ("W", "B", "MSE")
+            )
+            rows = [
+                (float(w), float(b), float(mse[j, i]))
+                for i, w in enumerate(self.w_grid)
+                for j, b in enumerate(self.b_grid)
+            ]
             header = "w,b,mse"
         lines = [header] + [",".join(f"{v:.4f}" for v in row) for row in rows]
         (folder / "mse_grid.csv").write_text("\n".join(lines) + "\n")

@@ -33,5 +33,11 @@ class LogisticRegression(LinearRegression):
         hours = torch.linspace(0, 10, 200, device=self.device).view(200, 1)
         with torch.no_grad():
             p_pass = self(hours).float().cpu().flatten()
-        figures.plot_curves(folder / "p_pass.png", {"P(pass)": (hours.cpu().flatten(), p_pass)},
-                            "Hours", "Probability of Pass", hline=0.5, grid=True)
+        figures.plot_curves(
+            folder / "p_pass.png",
+            {"P(pass)": (hours.cpu().flatten(), p_pass)},
+            "Hours",
+            "Probability of Pass",
+            hline=0.5,
+            grid=True,
+        )

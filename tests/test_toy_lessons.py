@@ -97,8 +97,9 @@ def test_lesson5_predicts_8_at_x_4(run_cli):
 def test_lesson6_probability_rises_with_hours(run_cli):
     fit = run_cli("fit", "logistic_regression")
     checkpoint = run_folder(fit) / "checkpoints" / "last.ckpt"
-    rows = predictions(run_folder(run_cli("predict", "logistic_regression",
-                                          "--ckpt_path", str(checkpoint))))
+    rows = predictions(
+        run_folder(run_cli("predict", "logistic_regression", "--ckpt_path", str(checkpoint)))
+    )
     p = {row["hours"]: row["p_pass"] for row in rows}
     assert p[2.0] < 0.5 < p[3.0]
     assert [p[h] for h in sorted(p)] == sorted(p.values())  # rises with hours
