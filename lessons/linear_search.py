@@ -8,8 +8,8 @@ against the data, and ``fit`` is a single step.
 >>> x, y = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 5.0, 7.0])
 >>> w, b = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 1.0])
 >>> mse_grid(x, y, w, b)  # rows: b, columns: w
-tensor([[14.0000,  1.0000],
-        [ 8.6667,  0.0000]])
+tensor([[9.6667, 1.0000],
+        [4.6667, 0.0000]])
 """
 
 from __future__ import annotations
