@@ -33,7 +33,8 @@ class CourseLesson(L.LightningModule):
             raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
         self.steps_per_batch = steps_per_batch
         self.automatic_optimization = False
-        self.loss_history: list[float] = []
+        self.loss_history: list[float] = []  # the training loss of every course epoch
+        self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
 
     def course_step(self, batch: Any) -> torch.Tensor:
         """One course epoch on ``batch``, update included; returns the loss before the update."""
@@ -48,29 +49,35 @@ class CourseLesson(L.LightningModule):
         optimizer.step()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        with self.float32_context():
+        with self.full_precision() if self.float32_only else contextlib.nullcontext():
             losses = [self.course_step(batch).detach() for _ in range(self.steps_per_batch)]
         losses = torch.stack(losses).float()
         self.loss_history.extend(losses.tolist())
         self.log("train_loss", losses[-1], prog_bar=True)
         self.log("course_epoch", float(len(self.loss_history)))
 
-    def float32_context(self) -> contextlib.AbstractContextManager:
-        """Autocast off for float32-only lessons, left as the Trainer set it for the others."""
-        if self.float32_only:
-            return torch.autocast(self.device.type, enabled=False)
-        return contextlib.nullcontext()
+    def full_precision(self) -> torch.autocast:
+        """A block computed in float32 whatever the Trainer's precision (mixed precision off)."""
+        return torch.autocast(self.device.type, enabled=False)
+
+    def on_validation_epoch_end(self) -> None:
+        val_loss = self.trainer.callback_metrics.get("val_loss")
+        if val_loss is not None and not self.trainer.sanity_checking:
+            self.val_loss_history.append((len(self.loss_history), float(val_loss)))
 
     # Figures: drawn once, by the process of global rank 0, into the run folder.
     def on_fit_end(self) -> None:
-        if self.trainer.is_global_zero and self.trainer.log_dir:
-            self.draw_figures(Path(self.trainer.log_dir))
+        folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
+        if self.trainer.is_global_zero and folder:
+            self.draw_figures(Path(folder))
 
     def draw_figures(self, folder: Path) -> None:
         """Draw this lesson's figures as PNG files into ``folder``."""
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["loss_history"] = self.loss_history
+        checkpoint["val_loss_history"] = self.val_loss_history
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.loss_history = list(checkpoint.get("loss_history", []))
+        self.val_loss_history = [tuple(p) for p in checkpoint.get("val_loss_history", [])]

@@ -39,26 +39,46 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: Any, batch_indices: Any
     ) -> None:
-        batches = [batch for batch in predictions if batch]
-        if not batches or not trainer.is_global_zero:
+        path = self.target(trainer)  # on every rank: under DDP log_dir is a collective call
+        rows = gather_rows(trainer, predictions, batch_indices)
+        if not trainer.is_global_zero or not rows:
             return
         columns: dict[str, list[float]] = {}
-        for name in batches[0]:
-            values = torch.cat([batch[name].detach().float().cpu() for batch in batches])
-            if values.dim() > 1 and values.shape[1] > 1:
-                columns.update(
-                    {f"{name}_{i}": values[:, i].tolist() for i in range(values.shape[1])}
-                )
+        for name, value in rows[0].items():
+            if value.dim() > 0 and value.numel() > 1:  # class probabilities: one column each
+                for i in range(value.numel()):
+                    columns[f"{name}_{i}"] = [row[name][i].item() for row in rows]
             else:
-                columns[name] = values.flatten().tolist()
-        path = self.target(trainer)
+                columns[name] = [row[name].item() for row in rows]
+        lines = [",".join(columns)]
+        lines += [",".join(f"{v:.6g}" for v in row) for row in zip(*columns.values(), strict=True)]
+        text = "\n".join(lines) + "\n"
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows = zip(*columns.values(), strict=True)
-        text = (
-            ",".join(columns)
-            + "\n"
-            + "".join(",".join(f"{value:.6g}" for value in row) + "\n" for row in rows)
-        )
-        path.write_text(text)
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(text)
+        partial.replace(path)  # a reader never sees half a file
         shown = text if len(text) < 2000 else text[:2000] + "…\n"
         print(f"{shown}predictions written to {path}")
+
+
+def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> list[dict]:
+    """One dict per predicted sample, in data-set order, collected from every process.
+
+    Under DDP each process predicts its own shard (the sampler pads it to equal sizes), so the
+    rows are gathered, sorted by their index in the data set and the padding dropped.
+    """
+    if batch_indices and len(batch_indices) == 1 and len(batch_indices[0]) == len(predictions):
+        batch_indices = batch_indices[0]  # one dataloader: its list of per-batch indices
+    rows: dict[int, dict[str, torch.Tensor]] = {}
+    for batch, indices in zip(predictions, batch_indices or [None] * len(predictions)):
+        if not batch:
+            continue
+        size = len(next(iter(batch.values())))
+        indices = indices if indices is not None else range(len(rows), len(rows) + size)
+        for position, index in enumerate(indices):
+            rows[int(index)] = {k: v[position].detach().float().cpu() for k, v in batch.items()}
+    if trainer.world_size > 1:
+        everyone: list[Any] = [None] * trainer.world_size
+        torch.distributed.all_gather_object(everyone, rows)
+        rows = {index: row for shard in everyone for index, row in shard.items()}
+    return [rows[index] for index in sorted(rows)]

@@ -41,3 +41,22 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
 
 def run_folder(result) -> Path:
     return Path(result.trainer.log_dir)
+
+
+def run_subprocess(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600):
+    """``python cli.py ARGS`` as a user types it, in ``cwd``; returns the CompletedProcess."""
+    import subprocess
+
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

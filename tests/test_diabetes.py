@@ -1,0 +1,238 @@
+"""Lessons 7 and 8: the diabetes CSV, its split, training through the CLI, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import QUIET, config, run_folder, run_subprocess
+
+from datamodules.diabetes import DIABETES, DiabetesDataModule, DiabetesDataset
+from datamodules.files import DataError, fetch
+
+SHORT = ["--trainer.max_epochs", "2", "--model.init_args.steps_per_batch", "50"]
+
+
+@pytest.fixture(scope="module")
+def diabetes_path() -> Path:
+    return fetch(DIABETES, None)
+
+
+def test_dataset_has_the_course_rows(diabetes_path):
+    dataset = DiabetesDataset(diabetes_path)
+    assert len(dataset) == 759
+    x, y = dataset[0]
+    assert x.shape == (8,) and y.shape == (1,)
+    assert dataset.x.abs().max() <= 1.0  # features already scaled to [-1, 1]
+    assert int(dataset.y.sum()) == 496
+
+
+def split(seed: int, val: float = 0.2, test: float = 0.1) -> DiabetesDataModule:
+    data = DiabetesDataModule(val_fraction=val, test_fraction=test, seed=seed)
+    data.setup("fit")
+    return data
+
+
+def test_split_is_stratified_disjoint_complete_and_seeded():
+    data = split(seed=0)
+    parts = [set(s.indices) for s in (data.train_set, data.val_set, data.test_set)]
+    assert sum(map(len, parts)) == 759 and set.union(*parts) == set(range(759))
+    assert len(parts[1]) == pytest.approx(0.2 * 759, abs=2)
+    positives = data.dataset.y.flatten()
+    for subset in (data.train_set, data.val_set, data.test_set):
+        assert positives[subset.indices].mean().item() == pytest.approx(496 / 759, abs=0.01)
+    assert split(seed=0).val_set.indices == data.val_set.indices
+    assert split(seed=1).val_set.indices != data.val_set.indices
+
+
+def test_a_split_of_zero_trains_on_every_row():
+    data = split(seed=0, val=0.0, test=0.0)
+    assert len(data.train_set) == 759 and not data.val_dataloader()
+
+
+def test_full_batch_and_minibatch_loaders():
+    full = DiabetesDataModule(batch_size=None)
+    full.setup("fit")
+    (x, y), *rest = list(full.train_dataloader())
+    assert not rest and len(x) == len(full.train_set)
+    mini = DiabetesDataModule(batch_size=32)
+    mini.setup("fit")
+    sizes = [len(x) for x, _ in mini.train_dataloader()]
+    assert max(sizes) == 32 and sum(sizes) == len(mini.train_set)
+
+
+@pytest.mark.parametrize("name", ["diabetes", "diabetes_minibatch"])
+def test_trains_through_the_cli(run_cli, name):
+    result = run_cli("fit", name, *SHORT)
+    metrics = result.trainer.callback_metrics
+    assert {"val_acc", "val_auroc", "val_f1", "train_acc", "val_baseline_acc"} <= set(metrics)
+    assert metrics["val_baseline_acc"] == pytest.approx(0.65, abs=0.01)
+    folder = run_folder(result)
+    assert (folder / "loss.png").stat().st_size > 1000
+    assert (folder / "confusion_matrix.png").stat().st_size > 1000
+    assert (folder / "checkpoints" / "last.ckpt").exists()
+    assert list((folder / "checkpoints").glob("best-*.ckpt"))
+
+
+def test_predict_writes_one_probability_per_row(run_cli, tmp_path):
+    fit = run_cli("fit", "diabetes", *SHORT)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03\n0.5,0.1,0.2,0.3,0.4,0.5,0.6,0.7\n")
+    result = run_cli(
+        "predict",
+        "diabetes",
+        "--ckpt_path",
+        str(run_folder(fit) / "checkpoints" / "last.ckpt"),
+        "--data.init_args.predict_file",
+        str(rows),
+    )
+    with open(run_folder(result) / "predictions.csv") as stream:
+        written = list(csv.DictReader(stream))
+    assert len(written) == 2
+    for row in written:
+        assert 0 < float(row["probability"]) < 1
+        assert int(row["predicted_label"]) == (float(row["probability"]) > 0.5)
+
+
+# --- bad input: a clear one-line error naming file, line and problem, nothing written ---
+
+GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
+BAD_FILES = {
+    "empty": ("", "no rows"),
+    "wrong_columns": (f"{GOOD_ROW}\n1,2,3\n", ":2: expected 9 columns, found 3"),
+    "non_numeric": (
+        f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'abc')}\n",
+        ":2: 'abc' is not a number",
+    ),
+    "empty_cell": (f"{GOOD_ROW.replace('0.49', '')}\n", ":1: '' is not a number"),
+    "nan": (f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'nan')}\n", ":2: missing or non-finite"),
+    "bad_label": (f"{GOOD_ROW}\n{GOOD_ROW[:-1]}2\n", ":2: label 2 is not 0 or 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_csv_gets_a_one_line_error_and_nothing_is_written(run_cli, tmp_path, case):
+    text, message = BAD_FILES[case]
+    path = tmp_path / f"{case}.csv"
+    path.write_text(text)
+    with pytest.raises(DataError) as error:
+        run_cli("fit", "diabetes", "--data.init_args.file", str(path))
+    assert message in str(error.value) and str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_truncated_gzip(tmp_path):
+    path = tmp_path / "diabetes.csv.gz"
+    path.write_bytes(gzip.compress(b"\n".join([GOOD_ROW.encode()] * 200))[:-30])
+    with pytest.raises(DataError, match="truncated or corrupt gzip"):
+        DiabetesDataset(path)
+
+
+def test_missing_file_offline_says_where_and_how(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    with pytest.raises(DataError) as error:
+        DiabetesDataModule(data_dir=str(tmp_path)).prepare_data()
+    message = str(error.value)
+    assert "diabetes.csv.gz" in message and str(tmp_path) in message
+    assert "LESSONS_DATA_DIR" in message
+    assert not list(tmp_path.iterdir())  # no partial download left behind
+
+
+def test_default_file_with_wrong_checksum_is_refused(tmp_path, diabetes_path):
+    copy = tmp_path / "diabetes.csv.gz"
+    data = gzip.decompress(diabetes_path.read_bytes()).replace(b"0.", b"0,", 1)
+    copy.write_bytes(gzip.compress(data))
+    with pytest.raises(DataError, match="sha256 is .* expected 398214d0"):
+        DiabetesDataModule(data_dir=str(tmp_path)).prepare_data()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"val_fraction": 1.0}, "val_fraction must be in"),
+        ({"val_fraction": -0.1}, "val_fraction must be in"),
+        ({"val_fraction": 0.6, "test_fraction": 0.4}, "leaves no rows to train on"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+    ],
+)
+def test_bad_settings(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        DiabetesDataModule(**arguments)
+
+
+def test_a_fraction_that_leaves_an_empty_split(tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text(f"{GOOD_ROW}\n{GOOD_ROW}\n{GOOD_ROW[:-1]}1\n")
+    data = DiabetesDataModule(file=str(path), val_fraction=0.1)
+    with pytest.raises(ValueError, match="empty split"):
+        data.setup("fit")
+
+
+def test_cli_prints_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n")
+    result = run_subprocess(
+        "fit",
+        "--config",
+        config("diabetes"),
+        *QUIET,
+        "--data.init_args.file",
+        str(bad),
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "bad.csv" in error_lines[0]
+    assert not (tmp_path / "runs").exists()
+
+
+# --- several processes ---
+
+
+def test_ddp_on_cpu_gives_each_process_its_own_shard(tmp_path):
+    shards = tmp_path / "shards"
+    result = run_subprocess(
+        "fit",
+        "--config",
+        config("diabetes_minibatch"),
+        *QUIET,
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.devices",
+        "2",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.callbacks+=helpers.ShardRecorder",
+        f"--trainer.callbacks.folder={shards}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(shards / f"rank{r}.pt") for r in (0, 1))
+    data = split(seed=0, val=0.2, test=0.0)
+    train_rows = {tuple(row.tolist()) for row in data.dataset.x[data.train_set.indices]}
+    seen0, seen1 = ({tuple(row.tolist()) for row in rank} for rank in (rank0, rank1))
+    assert abs(len(rank0) - len(rank1)) <= 1
+    assert len(seen0 & seen1) <= 1  # DistributedSampler pads an odd count with one repeat
+    assert (seen0 | seen1) == train_rows
+
+
+@pytest.mark.slow
+def test_course_settings_beat_the_majority_class(run_cli):
+    """Lesson 7 with the course's settings, on 5 split seeds: mean validation accuracy."""
+    accuracies = []
+    for seed in range(5):
+        result = run_cli("fit", "diabetes", "--data.init_args.seed", str(seed))
+        assert result.trainer.global_step == 100_000
+        accuracies.append(float(result.trainer.callback_metrics["val_acc"]))
+    print("validation accuracy per seed:", accuracies)
+    assert sum(accuracies) / 5 >= 0.74
