@@ -6,6 +6,7 @@ that draws nothing does not pay for it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,26 @@ def plot_confusion_matrix(path: Path, matrix: Any, labels: Sequence[str], title:
     for (row, col), count in np.ndenumerate(matrix):
         color = "white" if count > matrix.max() / 2 else "black"
         ax.text(col, row, str(count), ha="center", va="center", color=color, fontsize=7)
+    return _save(fig, path)
+
+
+def plot_image_grid(
+    path: Path, images: Any, captions: Sequence[str], marked: Sequence[bool], columns: int = 8
+) -> Path:
+    """Grayscale images ``[N, H, W]`` in a grid, each captioned; marked ones (mistakes) in red."""
+    plt = _pyplot()
+    rows = math.ceil(len(images) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.35 * rows), squeeze=False)
+    for ax in axes.flat[len(images) :]:
+        ax.set_axis_off()
+    for ax, image, caption, mark in zip(axes.flat, images, captions, marked, strict=False):
+        ax.imshow(image, cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(caption, fontsize=8, color="red" if mark else "black")
+        for spine in ax.spines.values():
+            spine.set_color("red" if mark else "none")
+            spine.set_linewidth(3)
     return _save(fig, path)
 
 
