@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lessons.callbacks import PredictionWriter
+from lessons.checkpoints import check_lesson
 
 
 class LessonsCLI(LightningCLI):
@@ -26,6 +28,16 @@ class LessonsCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
         parser.add_lightning_class_args(PredictionWriter, "predictions")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # Before LightningCLI reads the lesson's hyperparameters from --ckpt_path: refuse a
+        # missing, unreadable or unsafe file, or one saved by another lesson, in one line.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if ckpt_path:
+            model = self.config[subcommand].get("model")
+            check_lesson(ckpt_path, getattr(model, "class_path", None))
 
 
 def main(args: list[str] | None = None) -> LessonsCLI:

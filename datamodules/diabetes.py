@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from datamodules.files import DataError, RemoteFile, fetch
+from datamodules.sampling import SeededShuffle
 
 DIABETES = RemoteFile(
     name="diabetes.csv.gz",
@@ -196,7 +197,7 @@ class DiabetesDataModule(L.LightningDataModule):
         return DataLoader(
             subset,
             batch_size=self.hparams.batch_size or len(subset),
-            shuffle=shuffle,
+            sampler=SeededShuffle(len(subset), self.hparams.seed) if shuffle else None,
             num_workers=self.hparams.num_workers,
             persistent_workers=self.hparams.num_workers > 0,
         )

@@ -31,6 +31,7 @@ INITIAL_WEIGHTS = {"linear": {"w": 1.0}, "quadratic": {"w1": 1.0, "w2": 2.0, "b"
 
 class Backprop(CourseLesson):
     float32_only = True  # the lesson checks autograd's numbers against hand-derived ones
+    distributable = False  # no optimizer: nothing to average over processes
 
     def __init__(
         self,

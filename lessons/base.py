@@ -26,6 +26,10 @@ class CourseLesson(L.LightningModule):
     #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
     #: search): mixed precision is switched off inside its steps.
     float32_only: bool = False
+    #: Under DDP each process trains its own copy and gradients are averaged through the
+    #: optimizer; a lesson that updates its weights by hand has nothing to average, so it
+    #: refuses several processes.
+    distributable: bool = True
 
     def __init__(self, steps_per_batch: int = 1) -> None:
         super().__init__()
@@ -39,6 +43,19 @@ class CourseLesson(L.LightningModule):
     def course_step(self, batch: Any) -> torch.Tensor:
         """One course epoch on ``batch``, update included; returns the loss before the update."""
         raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1 and not self.distributable:
+            raise ValueError(
+                f"{type(self).__name__} updates its weights by hand, so several processes "
+                "would train separate copies; run it on one device (--trainer.devices 1)"
+            )
+
+    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``self.criterion`` in float32 whatever the precision: a loss summed over samples
+        loses digits in 16 bits, and autocast on GPU refuses BCELoss outright."""
+        with self.full_precision():
+            return self.criterion(y_pred.float(), y.float())
 
     def optimize(self, loss: torch.Tensor) -> None:
         """The course's update: zero_grad → backward → step, through Lightning's optimizer
@@ -68,7 +85,7 @@ class CourseLesson(L.LightningModule):
     # Figures: drawn once, by the process of global rank 0, into the run folder.
     def on_fit_end(self) -> None:
         folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder:
+        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
             self.draw_figures(Path(folder))
 
     def draw_figures(self, folder: Path) -> None:

@@ -63,17 +63,14 @@ class DiabetesClassifier(CourseLesson):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def bce(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with self.full_precision():  # BCELoss on 16-bit probabilities is refused by autocast
-            return self.criterion(y_pred.float(), y)
-
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
-        loss = self.bce(self(x), y)
+        loss = self.compute_loss(self(x), y)
         self.optimize(loss)
         return loss
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         data = self.trainer.datamodule
         if data is not None and data.num_features != self.hparams.in_features:
             raise ValueError(
@@ -91,7 +88,7 @@ class DiabetesClassifier(CourseLesson):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         y_pred = self(x)
-        self.log("val_loss", self.bce(y_pred, y), prog_bar=True, sync_dist=True)
+        self.log("val_loss", self.compute_loss(y_pred, y), prog_bar=True, sync_dist=True)
         self.val_metrics.update(y_pred.flatten(), y.flatten().int())
         self.log_dict(self.val_metrics, prog_bar=True)
         majority = float(self.trainer.datamodule.majority_class)

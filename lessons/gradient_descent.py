@@ -25,6 +25,7 @@ from lessons.base import CourseLesson
 
 class GradientDescent(CourseLesson):
     float32_only = True  # the lesson is the hand-written arithmetic: keep every digit of it
+    distributable = False  # no optimizer: nothing to average over processes
 
     def __init__(
         self,

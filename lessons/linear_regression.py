@@ -29,7 +29,7 @@ class LinearRegression(CourseLesson):
 
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
-        loss = self.criterion(self(x), y)
+        loss = self.compute_loss(self(x), y)
         self.optimize(loss)
         return loss
 

@@ -30,6 +30,7 @@ def mse_grid(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor)
 
 class LinearSearch(CourseLesson):
     float32_only = True  # a search over a grid: no reason to lose digits to half precision
+    distributable = False  # no optimizer: nothing to average over processes
 
     def __init__(
         self,
