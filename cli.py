@@ -18,15 +18,17 @@ from typing import Any
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lessons.callbacks import PredictionWriter
+from lessons.callbacks import LastCheckpoint, PredictionWriter
 from lessons.checkpoints import check_lesson
 
 
 class LessonsCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # Every run keeps last.ckpt; a config with a validation metric also keeps the best one.
+        # Every run keeps last.ckpt; a config that names a validation metric to monitor
+        # (checkpoint.monitor, save_top_k: 1) also keeps the best checkpoint by it.
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({"checkpoint.save_last": True})
+        parser.set_defaults({"checkpoint.save_top_k": 0})
         parser.add_lightning_class_args(PredictionWriter, "predictions")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:

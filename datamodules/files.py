@@ -81,8 +81,8 @@ def _download(remote: RemoteFile, path: Path) -> None:
     except OSError as error:
         partial.unlink(missing_ok=True)
         raise DataError(
-            f"{remote.name} is not in {path.parent} and downloading {remote.url} failed "
-            f"({getattr(error, 'reason', error)}); copy the file into {path.parent} "
+            f"{remote.name} is not in {path.parent.resolve()} and downloading {remote.url} failed "
+            f"({getattr(error, 'reason', error)}); copy the file into {path.parent.resolve()} "
             f"or set LESSONS_DATA_DIR to a folder that holds it"
         ) from None
     try:
