@@ -12,14 +12,21 @@ is wrong and how to fix it; set ``LESSONS_DEBUG=1`` to see the traceback instead
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from jsonargparse import ArgumentError
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lessons.callbacks import LastCheckpoint, PredictionWriter
-from lessons.checkpoints import check_lesson
+from lessons.callbacks import PredictionWriter
+from lessons.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson
 
 
 class LessonsCLI(LightningCLI):
@@ -41,6 +48,46 @@ class LessonsCLI(LightningCLI):
             model = self.config[subcommand].get("model")
             check_lesson(ckpt_path, getattr(model, "class_path", None))
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # no half-written checkpoint, ever
+        return trainer
+
+    def before_fit(self) -> None:
+        ensure_writable(Path(self.trainer.logger.save_dir if self.trainer.logger else "."))
+
+
+def ensure_writable(folder: Path, needed_mb: int = 50) -> None:
+    """Fail before training, not after it, when the run's output cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        free_mb = shutil.disk_usage(folder).free // 2**20
+    except OSError as error:
+        raise OSError(
+            f"cannot write the run's output in {folder} ({error.strerror or error}); "
+            "choose a writable folder with --trainer.logger.init_args.save_dir"
+        ) from None
+    if free_mb < needed_mb:
+        raise OSError(
+            f"only {free_mb} MB free in {folder}; free some space or choose another folder "
+            "with --trainer.logger.init_args.save_dir"
+        )
+
+
+def one_line(message: str) -> str:
+    """jsonargparse explains a bad value over many lines; keep the ones that say what is wrong.
+
+    >>> one_line('Parser key "model":\\n  Does not validate against any of the Union subtypes\\n'
+    ...          "  Errors:\\n    - Option 'no_such' is not accepted\\n"
+    ...          "    - Expected a <class 'NoneType'>\\n  Given value: 1")
+    'Parser key "model": Option \\'no_such\\' is not accepted'
+    """
+    noise = ("Does not validate", "Subtypes:", "Errors:", "Expected a <class 'NoneType'>", "Given")
+    lines = [line.strip().lstrip("- ") for line in message.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(noise))
+
 
 def main(args: list[str] | None = None) -> LessonsCLI:
     return LessonsCLI(
@@ -53,6 +100,9 @@ def main(args: list[str] | None = None) -> LessonsCLI:
             "log_every_n_steps": 1,
         },
         seed_everything_default=0,
+        # Parse errors are raised, not printed with the whole usage: __main__ makes one line.
+        parser_kwargs={"exit_on_error": False}
+        | {subcommand: {"exit_on_error": False} for subcommand in LightningCLI.subcommands()},
         save_config_kwargs={"overwrite": True},
         args=args,
     )
@@ -64,5 +114,9 @@ if __name__ == "__main__":
     else:
         try:
             main()
-        except (ValueError, OSError) as error:
-            sys.exit(f"error: {error}  (LESSONS_DEBUG=1 shows the traceback)")
+        except ArgumentError as error:
+            sys.exit(f"error: {one_line(str(error))}; `python cli.py fit --help` lists the options")
+        except (ValueError, OSError, FloatingPointError) as error:
+            sys.exit(f"error: {one_line(str(error))}  (LESSONS_DEBUG=1 shows the traceback)")
+        except SIGTERMException:
+            sys.exit(128 + signal.SIGTERM)  # stopped by SIGTERM, checkpoint saved

@@ -21,6 +21,8 @@ from typing import Any
 import lightning as L
 import torch
 
+from lessons.checkpoints import LastCheckpoint
+
 
 class CourseLesson(L.LightningModule):
     #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
@@ -69,9 +71,21 @@ class CourseLesson(L.LightningModule):
         with self.full_precision() if self.float32_only else contextlib.nullcontext():
             losses = [self.course_step(batch).detach() for _ in range(self.steps_per_batch)]
         losses = torch.stack(losses).float()
+        if not torch.isfinite(losses).all():
+            self.stop_diverged(losses)
         self.loss_history.extend(losses.tolist())
         self.log("train_loss", losses[-1], prog_bar=True)
         self.log("course_epoch", float(len(self.loss_history)))
+
+    def stop_diverged(self, losses: torch.Tensor) -> None:
+        first_bad = int((~torch.isfinite(losses)).nonzero()[0])
+        course_epoch = len(self.loss_history) + first_bad
+        saved = [c.best_model_path for c in self.trainer.callbacks if isinstance(c, LastCheckpoint)]
+        last_good = next((path for path in saved if path), "none yet")
+        raise FloatingPointError(
+            f"the loss became {losses[first_bad].item()} at course epoch {course_epoch} (the run "
+            f"diverged); the last good checkpoint is {last_good}; lower the learning rate"
+        )
 
     def full_precision(self) -> torch.autocast:
         """A block computed in float32 whatever the Trainer's precision (mixed precision off)."""

@@ -7,23 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
-
-
-class LastCheckpoint(ModelCheckpoint):
-    """``last.ckpt``, rewritten after every epoch: what ``fit --ckpt_path last`` resumes from.
-
-    A separate callback because ModelCheckpoint(save_last=True) refreshes last.ckpt only in an
-    epoch where it also saves a top-k checkpoint (Lightning 2.6), which a monitored metric
-    that stops improving never does.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
-
-    @property
-    def state_key(self) -> str:
-        return "LastCheckpoint"  # apart from the config's best-by-metric ModelCheckpoint
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -1,16 +1,87 @@
-"""Reading a checkpoint before a run uses it: one-line errors, and never code from the file.
+"""Checkpoints that survive a kill, and that are read safely.
 
-Checkpoints are loaded with ``weights_only=True``: tensors, numbers, strings and containers
-come back, and a pickle that would build any other object (and so could run code) is refused.
+- ``AtomicCheckpointIO`` writes each checkpoint under a temporary name, flushes it to disk and
+  renames it: a run killed at any moment leaves the old complete file or the new one.
+- ``LastCheckpoint`` keeps ``last.ckpt`` current and, on Ctrl-C or SIGTERM, saves the state
+  reached and prints the command that resumes from it.
+- ``read_checkpoint`` loads with ``weights_only=True``: tensors, numbers, strings and
+  containers come back, and a pickle that would build any other object (and so could run
+  code) is refused. Errors are one line that names the file and the fix.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.part")
+        with open(partial, "wb") as stream:
+            torch.save(checkpoint, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)  # atomic: readers see the old file or the new, never half
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt``, rewritten after every epoch: what ``fit --ckpt_path last`` resumes from.
+
+    A callback of its own because ModelCheckpoint(save_last=True) refreshes last.ckpt only in
+    an epoch where it also saves a top-k checkpoint (Lightning 2.6), which a monitored metric
+    that stops improving never does. Any other failure (a NaN loss, say) leaves last.ckpt as
+    it was: the last good state.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+
+    @property
+    def state_key(self) -> str:
+        return "LastCheckpoint"  # apart from the config's best-by-metric ModelCheckpoint
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, KeyboardInterrupt | SIGTERMException) or not self.dirpath:
+            return
+        path = Path(self.dirpath) / "last.ckpt"
+        trainer.save_checkpoint(path)
+        rank_zero_info(
+            f"Interrupted at step {trainer.global_step}; saved {path}. Resume with:\n"
+            f"  {resume_command(path)}"
+        )
+
+
+def resume_command(checkpoint: Path) -> str:
+    """This process's command line, with ``--ckpt_path`` pointing at ``checkpoint``."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg.startswith("--ckpt_path="):
+            skip = False
+            continue
+        if arg == "--ckpt_path":
+            skip = True
+            continue
+        args.append(arg)
+    return shlex.join(["python", sys.argv[0], *args, "--ckpt_path", str(checkpoint)])
+
 
 #: Lightning's names for checkpoints it finds itself; nothing to read ahead of it.
 SPECIAL_PATHS = {"last", "best", "hpc", "registry"}
