@@ -54,16 +54,31 @@ class LessonsCLI(LightningCLI):
         return trainer
 
     def before_fit(self) -> None:
-        ensure_writable(Path(self.trainer.logger.save_dir if self.trainer.logger else "."))
+        # Settings that only fail when used (a negative learning rate, say) fail here, before
+        # the run folder exists.
+        self.model.configure_optimizers()
+        ensure_writable(Path(getattr(self.trainer.logger, "save_dir", None) or "."))
+
+    def before_predict(self) -> None:
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, PredictionWriter) and callback.output:
+                callback.refuse_to_overwrite(Path(callback.output))
 
 
 def ensure_writable(folder: Path, needed_mb: int = 50) -> None:
-    """Fail before training, not after it, when the run's output cannot be written."""
+    """Fail before training, not after it, when the run's output cannot be written.
+
+    The check writes a temporary file in the nearest folder that exists and creates nothing.
+    """
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is a file")
+        with tempfile.TemporaryFile(dir=existing):
             pass
-        free_mb = shutil.disk_usage(folder).free // 2**20
+        free_mb = shutil.disk_usage(existing).free // 2**20
     except OSError as error:
         raise OSError(
             f"cannot write the run's output in {folder} ({error.strerror or error}); "
@@ -71,7 +86,7 @@ def ensure_writable(folder: Path, needed_mb: int = 50) -> None:
         ) from None
     if free_mb < needed_mb:
         raise OSError(
-            f"only {free_mb} MB free in {folder}; free some space or choose another folder "
+            f"only {free_mb} MB free for {folder}; free some space or choose another folder "
             "with --trainer.logger.init_args.save_dir"
         )
 

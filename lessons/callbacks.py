@@ -29,7 +29,9 @@ class PredictionWriter(BasePredictionWriter):
         )
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        path = self.target(trainer)
+        self.refuse_to_overwrite(self.target(trainer))
+
+    def refuse_to_overwrite(self, path: Path) -> None:
         if path.exists() and not self.overwrite:
             raise FileExistsError(
                 f"{path} exists; choose another --predictions.output or pass "
@@ -74,7 +76,8 @@ def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> lis
         if not batch:
             continue
         size = len(next(iter(batch.values())))
-        indices = indices if indices is not None else range(len(rows), len(rows) + size)
+        if not indices:  # a loader Lightning cannot track: number the rows in order
+            indices = range(len(rows), len(rows) + size)
         for position, index in enumerate(indices):
             rows[int(index)] = {k: v[position].detach().float().cpu() for k, v in batch.items()}
     if trainer.world_size > 1:

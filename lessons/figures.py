@@ -102,7 +102,7 @@ def plot_image_grid(
     fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.35 * rows), squeeze=False)
     for ax in axes.flat[len(images) :]:
         ax.set_axis_off()
-    for ax, image, caption, mark in zip(axes.flat, images, captions, marked, strict=False):
+    for ax, image, caption, mark in zip(axes.flat, images, captions, marked):
         ax.imshow(image, cmap="gray")
         ax.set_xticks([])
         ax.set_yticks([])

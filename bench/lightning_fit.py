@@ -1,0 +1,38 @@
+"""``python cli.py fit ARGS`` in this process, timed: prints {"train_s": seconds in fit}."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cli  # noqa: E402
+
+
+class FitTimer(L.Callback):
+    """Wall time from the start of fit to its end, the figures and checkpoints included."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+if __name__ == "__main__":
+    timer = FitTimer()
+    original = cli.LessonsCLI.instantiate_trainer
+
+    def with_timer(self, **kwargs):
+        trainer = original(self, **kwargs)
+        trainer.callbacks.append(timer)
+        return trainer
+
+    cli.LessonsCLI.instantiate_trainer = with_timer
+    result = cli.main(["fit", *sys.argv[1:]])
+    metrics = {k: float(v) for k, v in result.trainer.callback_metrics.items()}
+    print(json.dumps({"train_s": timer.seconds, "metrics": metrics}))

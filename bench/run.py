@@ -1,0 +1,117 @@
+"""Speed and memory of the lessons against the course's plain loops, measured side by side.
+
+    LESSONS_DATA_DIR=../shared/data python bench/run.py [--repeats 3] [--quick]
+
+Each measurement is a fresh process (so whole-process time and peak memory are its own);
+baseline and ours alternate, and the table gives medians over the repeats and their ratio.
+The table is printed and written to bench/results/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+QUIET = ["--trainer.enable_model_summary", "false"]
+
+
+def measure(command: list[str]) -> dict:
+    """Run ``command`` in a scratch folder: wall seconds, peak RSS (MB) and its JSON line."""
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            cwd=scratch,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with status {status}")
+    result = json.loads(output.strip().splitlines()[-1])
+    return {"wall_s": wall, "peak_mb": usage.ru_maxrss / 1024, **result}
+
+
+def plain(lesson: str, epochs: int) -> list[str]:
+    return [sys.executable, str(BENCH / "plain_loops.py"), lesson, "--epochs", str(epochs)]
+
+
+def ours(config: str, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        str(BENCH / "lightning_fit.py"),
+        "--config",
+        str(REPO / "configs" / f"{config}.yaml"),
+        *QUIET,
+        *args,
+    ]
+
+
+def compare(name: str, baseline: list[str], candidate: list[str], repeats: int) -> dict:
+    runs: dict[str, list[dict]] = {"baseline": [], "ours": []}
+    for _ in range(repeats):
+        runs["baseline"].append(measure(baseline))
+        runs["ours"].append(measure(candidate))
+    row = {"workload": name}
+    for key in ("train_s", "wall_s", "peak_mb"):
+        base = statistics.median(r[key] for r in runs["baseline"])
+        mine = statistics.median(r[key] for r in runs["ours"])
+        row[key] = {
+            "baseline": round(base, 3),
+            "ours": round(mine, 3),
+            "ratio": round(mine / base, 3),
+        }
+    metrics = runs["ours"][-1].get("metrics", {})
+    row["accuracy"] = metrics.get("val_acc") or metrics.get("test_acc")
+    print_row(row)
+    return row
+
+
+def print_row(row: dict) -> None:
+    cells = [f"{row['workload']:<34}"]
+    for key in ("train_s", "wall_s", "peak_mb"):
+        r = row[key]
+        cells.append(f"{key} {r['baseline']:8.2f} → {r['ours']:8.2f} ({r['ratio']:.2f}×)")
+    if row.get("accuracy") is not None:
+        cells.append(f"acc {row['accuracy']:.3f}")
+    print(" | ".join(cells), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="lesson 7 at 10 000 steps, 1 repeat")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else args.repeats
+    diabetes_steps = 10_000 if args.quick else 100_000
+    print("workload | baseline → ours (ours / baseline), medians of", repeats, flush=True)
+    rows = [
+        compare(
+            f"lesson 7, {diabetes_steps} full-batch steps",
+            plain("lesson7", diabetes_steps),
+            ours("diabetes", "--trainer.max_epochs", str(diabetes_steps // 1000)),
+            repeats,
+        ),
+        compare("lesson 5, 1000 steps", plain("lesson5", 1000), ours("linear_regression"), repeats),
+    ]
+    results = BENCH / "results"
+    results.mkdir(exist_ok=True)
+    (results / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written to {results / 'bench.json'}")
+
+
+if __name__ == "__main__":
+    main()

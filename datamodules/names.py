@@ -1,0 +1,217 @@
+"""Lesson 13's data: surnames and the country each comes from, as padded batches of ASCII codes.
+
+``names_train.csv.gz`` (13 374 rows) and ``names_test.csv.gz`` (6 700 rows) hold rows
+``"name","country"`` with no header. The countries are those of the training file, sorted
+(18 of them); a name becomes the ASCII codes of its characters, as the course's
+``name2list`` (``N_CHARS = 128``).
+
+The rule for other characters, in the data files and in ``predict_names`` alike: a name is
+stripped of surrounding spaces and NFKD-normalised with its accents dropped, so accented
+Latin letters become their base letter ("Müller" → "Muller"); a name that is then empty, or
+still holds a character outside printable ASCII (space to "~": "Øster", "Иванов"), is refused
+with a one-line error - in a data file, naming the file and the line.
+
+Batches are ``(codes [B, T], countries [B])``: as the course's ``make_tensors``, the names
+of a batch are sorted longest first and padded with code 0 (which no name holds) to the
+longest, the order ``pack_padded_sequence`` needs, so the GRU never reads the padding.
+A seeded ``val_fraction`` of the training file is held out for validation; the test file is
+the test set; predict reads ``predict_names``.
+
+>>> encode("Müller")
+[77, 117, 108, 108, 101, 114]
+>>> batch = [(torch.tensor(encode(name)), label) for name, label in (("Abe", 0), ("Adams", 1))]
+>>> codes, countries = collate(batch)
+>>> codes.tolist(), countries.tolist()
+([[65, 100, 97, 109, 115], [65, 98, 101, 0, 0]], [1, 0])
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import unicodedata
+import zlib
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader
+
+from datamodules.files import DataError, RemoteFile, fetch
+from datamodules.sampling import SeededShuffle
+
+URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/"
+NAMES_TRAIN = RemoteFile(
+    "names_train.csv.gz",
+    URL + "names_train.csv.gz",
+    sha256="49b4bf41dce5bfeac989b46ca37cf7baccd9a0d2a855df82f86de67a9376268f",
+)
+NAMES_TEST = RemoteFile(
+    "names_test.csv.gz",
+    URL + "names_test.csv.gz",
+    sha256="57d7758db533a42c99d513b2341a7e7b0f55c1e0e7d233b1ef6a4fa2f1adf753",
+)
+#: The course's N_CHARS: a character is its ASCII code; code 0 is the padding.
+N_CHARS = 128
+
+
+def encode(name: str) -> list[int]:
+    """The ASCII codes of ``name`` under the rule above; a ValueError says what is wrong."""
+    plain = "".join(
+        char
+        for char in unicodedata.normalize("NFKD", name.strip())
+        if not unicodedata.combining(char)
+    )
+    if not plain:
+        raise ValueError(f"the name {name!r} is empty; give at least one letter")
+    outside = "".join(sorted({char for char in plain if not " " <= char <= "~"}))
+    if outside:
+        raise ValueError(
+            f"the name {name!r} has characters outside printable ASCII ({outside!r}), the "
+            "only characters the course's model reads; write it in Latin letters"
+        )
+    return [ord(char) for char in plain]
+
+
+def read_names(path: Path, countries: list[str] | None = None) -> list[tuple[list[int], str]]:
+    """The rows of a names file as (ASCII codes, country); errors name the file and line.
+
+    ``countries``: the only countries allowed (the training file's, when reading the test
+    file): the model cannot predict any other.
+    """
+    rows = []
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as stream:
+            reader = csv.reader(stream)
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                if not row:
+                    continue  # a blank line
+                if len(row) != 2 or not row[1].strip():
+                    raise DataError(f'{where}: expected a row "name","country", got {row!r}')
+                country = row[1].strip()
+                if countries is not None and country not in countries:
+                    raise DataError(
+                        f"{where}: the country {country!r} is not among the {len(countries)} "
+                        f"of the training file ({', '.join(countries)}); the model cannot "
+                        "predict it"
+                    )
+                try:
+                    rows.append((encode(row[0]), country))
+                except ValueError as error:
+                    raise DataError(f"{where}: {error}") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(
+            f"{path}: not a readable .csv.gz file ({error}); delete it and run again to "
+            "download it, or copy a good one there"
+        ) from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({error})") from None
+    if not rows:
+        raise DataError(f'{path}: the file has no rows; it should hold "name","country" rows')
+    return rows
+
+
+def collate(rows: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The course's ``make_tensors``: sort longest first, pad with 0 → (codes, labels)."""
+    rows = sorted(rows, key=lambda row: len(row[0]), reverse=True)
+    codes = pad_sequence([codes for codes, _ in rows], batch_first=True)
+    return codes, torch.tensor([label for _, label in rows])
+
+
+def collate_predict(rows: list[tuple[torch.Tensor, int]]) -> dict[str, torch.Tensor]:
+    """As ``collate``, the second item being each name's place in ``predict_names``."""
+    codes, index = collate(rows)
+    return {"codes": codes, "index": index}
+
+
+class NamesDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        batch_size: int = 256,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        num_workers: int = 0,
+        predict_names: list[str] | None = None,
+    ) -> None:
+        """``data_dir``: where the two files are (default ``$LESSONS_DATA_DIR`` or
+        ``./data``, downloaded when missing); ``seed``: the validation split and the shuffle;
+        ``predict_names``: the names ``predict`` classifies."""
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not 0 < val_fraction < 1:
+            raise ValueError(
+                f"val_fraction must be between 0 and 1, such as 0.1; got {val_fraction}"
+            )
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        self.save_hyperparameters()
+        self.countries: list[str] = []
+        self.splits: dict[str, list[tuple[torch.Tensor, int]]] = {}
+
+    def prepare_data(self) -> None:
+        """Fetch and check both files now, before the Trainer makes a run folder."""
+        for remote in (NAMES_TRAIN, NAMES_TEST):
+            fetch(remote, self.hparams.data_dir)
+
+    def setup(self, stage: str) -> None:
+        train = read_names(fetch(NAMES_TRAIN, self.hparams.data_dir))
+        self.countries = sorted({country for _, country in train})
+        if stage in ("fit", "validate"):
+            rows = self.labelled(train)
+            order = torch.randperm(
+                len(rows), generator=torch.Generator().manual_seed(self.hparams.seed)
+            )
+            held_out = round(len(rows) * self.hparams.val_fraction)
+            if not 0 < held_out < len(rows):
+                raise ValueError(
+                    f"val_fraction {self.hparams.val_fraction} holds out {held_out} of "
+                    f"{len(rows)} names; choose one that leaves some on each side, such as 0.1"
+                )
+            self.splits["val"] = [rows[i] for i in order[:held_out].tolist()]
+            self.splits["train"] = [rows[i] for i in order[held_out:].tolist()]
+        if stage in ("fit", "validate", "test"):
+            test = read_names(fetch(NAMES_TEST, self.hparams.data_dir), self.countries)
+            self.splits["test"] = self.labelled(test)
+        if stage == "predict":
+            names = self.hparams.predict_names
+            if not names:
+                raise ValueError(
+                    "predict needs names: pass --data.init_args.predict_names '[Nakamura, Dupont]'"
+                )
+            self.splits["predict"] = [
+                (torch.tensor(encode(name)), index) for index, name in enumerate(names)
+            ]
+
+    def labelled(self, rows: list[tuple[list[int], str]]) -> list[tuple[torch.Tensor, int]]:
+        """(codes, country index) pairs, what the batches are made of."""
+        index = {country: i for i, country in enumerate(self.countries)}
+        return [(torch.tensor(codes), index[country]) for codes, country in rows]
+
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        rows = self.splits[split]
+        return DataLoader(
+            rows,
+            batch_size=self.hparams.batch_size,
+            sampler=SeededShuffle(len(rows), self.hparams.seed) if shuffle else None,
+            collate_fn=collate_predict if split == "predict" else collate,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> list[DataLoader]:
+        """The held-out names (dataloader 0) and the test set (1): the course prints the
+        test accuracy after every epoch, and ``val_acc`` picks the best checkpoint."""
+        return [self.loader("val"), self.loader("test")]
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.loader("predict")

@@ -1,0 +1,104 @@
+"""Lesson 13 - RNN classifier: which of 18 countries a surname comes from.
+
+A name is read character by character: each ASCII code becomes a learned vector
+(``Embedding``), a GRU reads them in order - both ways when ``bidirectional`` - and its last
+hidden state (of both directions, concatenated) goes through one ``Linear`` to 18 scores.
+The names of a batch have different lengths: they come padded with 0 and sorted longest
+first, and ``pack_padded_sequence`` hands the GRU each name's own characters only, so the
+padding never changes a name's hidden state.
+
+The course: hidden size 100, 2 GRU layers, bidirectional, batch 256, ``Adam(lr=0.001)``,
+≈ 83 % test accuracy. ``predict`` prints each name's three likeliest countries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from lessons import figures
+from lessons.classifier import ClassifierLesson
+
+
+class NameClassifier(ClassifierLesson):
+    def __init__(
+        self,
+        n_chars: int = 128,
+        hidden_size: int = 100,
+        n_layers: int = 2,
+        bidirectional: bool = True,
+        n_countries: int = 18,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__(num_classes=n_countries, optimizer=optimizer)
+        for name, value in (("n_chars", n_chars), ("hidden_size", hidden_size)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if n_layers < 1 or n_countries < 2:
+            raise ValueError(
+                f"need n_layers ≥ 1 and n_countries ≥ 2, got {n_layers} and {n_countries}"
+            )
+        self.save_hyperparameters()
+        self.n_directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(n_chars, hidden_size)
+        self.gru = nn.GRU(
+            hidden_size, hidden_size, n_layers, bidirectional=bidirectional, batch_first=True
+        )
+        self.fc = nn.Linear(hidden_size * self.n_directions, n_countries)
+        #: Class i's name; the data's countries once a Trainer has set the lesson up.
+        self.countries = [str(i) for i in range(n_countries)]
+
+    def setup(self, stage: str) -> None:
+        countries = getattr(self.trainer.datamodule, "countries", None)
+        if countries:
+            if len(countries) != self.num_classes:
+                raise ValueError(
+                    f"the data has {len(countries)} countries, the model scores "
+                    f"{self.num_classes}; set model.init_args.n_countries: {len(countries)}"
+                )
+            self.countries = list(countries)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Scores [B, countries] for names given as ASCII codes [B, T], padded with 0 and
+        sorted longest first (no name holds code 0, so the padding gives the lengths)."""
+        lengths = (codes != 0).sum(dim=1).cpu()
+        packed = pack_padded_sequence(self.embedding(codes), lengths, batch_first=True)
+        _, hidden = self.gru(packed)  # [n_layers × directions, B, hidden_size]
+        if self.n_directions == 2:  # the last layer's two directions
+            hidden_cat = torch.cat([hidden[-1], hidden[-2]], dim=1)
+        else:
+            hidden_cat = hidden[-1]
+        return self.fc(hidden_cat)
+
+    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Prints "name: country p, country p, country p" for the three likeliest countries,
+        in the order of ``predict_names``; the CSV has their class numbers and probabilities."""
+        p = torch.softmax(self(batch["codes"]).float(), dim=1)
+        order = batch["index"].argsort()  # from longest first back to the list's order
+        codes, index, p = batch["codes"][order], batch["index"][order], p[order]
+        top = p.topk(min(3, self.num_classes), dim=1)
+        for name, countries, probabilities in zip(
+            codes.tolist(), top.indices.tolist(), top.values.tolist(), strict=True
+        ):
+            guesses = ", ".join(
+                f"{self.countries[country]} {probability:.2f}"
+                for country, probability in zip(countries, probabilities, strict=True)
+            )
+            print(f"{''.join(chr(code) for code in name if code)}: {guesses}")
+        return {"index": index, "country": top.indices, "p": top.values}
+
+    def draw_figures(self, folder: Path) -> None:
+        """ClassifierLesson's curves and confusion matrix, the matrix labelled by country."""
+        super().draw_figures(folder)
+        if self.confusion_counts is not None:
+            counts = self.confusion_counts
+            figures.plot_confusion_matrix(
+                folder / "confusion_matrix.png",
+                counts,
+                self.countries,
+                f"Test set at the end: {counts.trace() / counts.sum():.2%} right",
+            )

@@ -1,0 +1,198 @@
+"""Lesson 13: the names data, its padded and packed batches, bad input, and training."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+
+import pytest
+import torch
+from conftest import QUIET, config, run_folder, run_subprocess
+
+from datamodules.files import DataError
+from datamodules.names import NamesDataModule, encode, read_names
+from lessons.name_classifier import NameClassifier
+
+COUNTRIES = [
+    "Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
+    "Italian", "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Scottish", "Spanish",
+    "Vietnamese",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def names() -> NamesDataModule:
+    data = NamesDataModule(batch_size=32)
+    data.setup("fit")
+    return data
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread while training: with both cores busy with other work, a batch of
+    the packed GRU took 6.1 s with two threads and 0.22 s with one (measured here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    with open(path) as stream:
+        return list(csv.DictReader(stream))
+
+
+def write_gz(path, text: str):
+    path.write_bytes(gzip.compress(text.encode()))
+    return path
+
+
+def test_the_files_hold_13374_and_6700_names_of_18_countries(names):
+    assert names.countries == COUNTRIES
+    assert len(names.splits["train"]) + len(names.splits["val"]) == 13374
+    assert len(names.splits["val"]) == 1337  # val_fraction 0.1
+    assert len(names.splits["test"]) == 6700
+    labels = [label for _, label in names.splits["test"]]
+    assert labels.count(COUNTRIES.index("Russian")) == 3136
+
+
+def test_the_split_is_seeded():
+    def val_names(seed: int) -> set[tuple[int, ...]]:
+        data = NamesDataModule(seed=seed)
+        data.setup("fit")
+        return {tuple(codes.tolist()) for codes, _ in data.splits["val"]}
+
+    assert val_names(0) == val_names(0) != val_names(1)
+
+
+def test_batches_are_padded_with_0_and_sorted_longest_first(names):
+    codes, countries = next(iter(names.train_dataloader()))
+    lengths = (codes != 0).sum(dim=1)
+    assert codes.shape == (32, int(lengths.max())) and countries.shape == (32,)
+    assert lengths.tolist() == sorted(lengths.tolist(), reverse=True)
+    for row, length in zip(codes, lengths, strict=True):
+        assert (row[:length] != 0).all() and (row[length:] == 0).all()  # no gap, then padding
+
+
+def test_packing_makes_the_padding_invisible(names):
+    """A name scores the same alone as padded in a batch of longer names."""
+    torch.manual_seed(0)
+    model = NameClassifier().eval()
+    codes, _ = next(iter(names.train_dataloader()))
+    with torch.no_grad():
+        batch_scores = model(codes)
+        for row, scores in zip(codes, batch_scores, strict=True):
+            alone = model(row[row != 0].unsqueeze(0))[0]
+            torch.testing.assert_close(alone, scores, atol=1e-5, rtol=1e-5)
+
+
+def test_the_character_rule():
+    assert encode("Nakamura") == [ord(c) for c in "Nakamura"]
+    assert encode(" Müller ") == encode("Muller")  # accents dropped, spaces stripped
+    assert encode("O'Brien") == [ord(c) for c in "O'Brien"]
+    with pytest.raises(ValueError, match="outside printable ASCII"):
+        encode("Øster")  # Ø has no base letter to fall back to
+    with pytest.raises(ValueError, match="outside printable ASCII"):
+        encode("Иванов")
+    with pytest.raises(ValueError, match="outside printable ASCII"):
+        encode("Tab\there")
+    with pytest.raises(ValueError, match="is empty"):
+        encode("  ")
+
+
+def test_a_malformed_row_names_the_file_and_line(tmp_path):
+    path = write_gz(tmp_path / "names.csv.gz", '"Abe","Japanese"\n"Adams","English","extra"\n')
+    with pytest.raises(DataError, match=r"names\.csv\.gz:2: expected a row"):
+        read_names(path)
+    path = write_gz(tmp_path / "names.csv.gz", '"Abe","Japanese"\n"","English"\n')
+    with pytest.raises(DataError, match=r"names\.csv\.gz:2: the name '' is empty"):
+        read_names(path)
+    path = write_gz(tmp_path / "names.csv.gz", '"Abe","Japanese"\n"Øster","Danish"\n')
+    with pytest.raises(DataError, match=r"names\.csv\.gz:2: the name 'Øster' has characters"):
+        read_names(path)
+
+
+def test_a_country_unseen_in_training_is_refused(tmp_path):
+    path = write_gz(tmp_path / "test.csv.gz", '"Abe","Japanese"\n"Jensen","Danish"\n')
+    with pytest.raises(DataError, match=r"test\.csv\.gz:2: the country 'Danish' is not among"):
+        read_names(path, COUNTRIES)
+
+
+def test_a_file_that_is_not_gzip_is_refused(tmp_path):
+    path = tmp_path / "names.csv.gz"
+    path.write_text('"Abe","Japanese"\n')
+    with pytest.raises(DataError, match="not a readable .csv.gz file"):
+        read_names(path)
+
+
+@pytest.mark.parametrize(
+    "predict_names, message",
+    [([], "predict needs names"), (["Nakamura", "Иванов"], "'Иванов' has characters")],
+    ids=["empty list", "non-ASCII name"],
+)
+def test_bad_predict_names_are_refused(predict_names, message):
+    with pytest.raises(ValueError, match=message):
+        NamesDataModule(predict_names=predict_names).setup("predict")
+
+
+def test_one_epoch_trains_and_predicts_top_3_countries(run_cli, capsys, one_thread):
+    """One epoch reaches about 62 % on the test set (measured: 62.4 %; always answering
+    Russian gives 46.8 %); predict reloads the checkpoint and prints the top-3 countries."""
+    fit = run_cli("fit", "names", "--trainer.max_epochs", "1")
+    metrics = fit.trainer.callback_metrics
+    assert metrics["test_acc"] > 0.6 and metrics["val_acc"] > 0.6
+    folder = run_folder(fit)
+    assert all((folder / f"{figure}.png").exists() for figure in ("loss", "confusion_matrix"))
+    capsys.readouterr()
+    checkpoint = folder / "checkpoints" / "last.ckpt"
+    run_cli(
+        "predict",
+        "names",
+        "--ckpt_path",
+        str(checkpoint),
+        "--data.init_args.predict_names",
+        "[Nakamura, Müller, Ivanov]",
+    )
+    lines = [line for line in capsys.readouterr().out.splitlines() if ": " in line]
+    assert [line.split(":")[0] for line in lines[:3]] == ["Nakamura", "Muller", "Ivanov"]
+    guesses = lines[0].split(": ")[1].split(", ")
+    assert len(guesses) == 3 and all(guess.split()[0] in COUNTRIES for guess in guesses)
+    probabilities = [float(guess.split()[1]) for guess in guesses]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert lines[2].split(": ")[1].startswith("Russian")
+
+
+def test_ddp_predicts_the_same_rows_in_the_same_order_as_one_process(run_cli, tmp_path, one_thread):
+    """Each process predicts its shard of the names, sorted by length inside each batch; the
+    CSV still lists every name once, in the order of predict_names."""
+    fit = run_cli(
+        "fit", "names", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1",
+        "--trainer.limit_val_batches", "1",
+    )  # fmt: skip
+    names = "[Nakamura, Dupont, Müller, Sokolov, Rossi, Nguyen, Kim]"
+    predict = [
+        "--ckpt_path", str(run_folder(fit) / "checkpoints" / "last.ckpt"),
+        "--data.init_args.predict_names", names,
+    ]  # fmt: skip
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2"]
+    result = run_subprocess(
+        "predict", "--config", config("names"), *QUIET, *predict, *ddp,
+        "--predictions.output", "ddp.csv", cwd=tmp_path, env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_cli("predict", "names", *predict, "--predictions.output", "one.csv")
+    by_ddp, by_one = (read_csv(tmp_path / name) for name in ("ddp.csv", "one.csv"))
+    assert [row["index"] for row in by_one] == [str(i) for i in range(7)]
+    for ddp_row, one_row in zip(by_ddp, by_one, strict=True):  # other batches: last digits
+        assert {k: float(v) for k, v in ddp_row.items()} == pytest.approx(
+            {k: float(v) for k, v in one_row.items()}, abs=1e-5
+        )
+
+
+@pytest.mark.slow
+def test_the_course_settings_reach_80_percent_on_the_test_set(run_cli, one_thread):
+    """The course reports about 83 %; measured here: 82.9 % after 10 epochs."""
+    fit = run_cli("fit", "names")
+    (best,) = [c.best_model_path for c in fit.trainer.checkpoint_callbacks if c.monitor]
+    tested = run_cli("test", "names", "--ckpt_path", best)
+    assert tested.trainer.callback_metrics["test_acc"] >= 0.80

@@ -1,0 +1,314 @@
+"""Faults and bad input through the real CLI: nothing lost, one clear line, no code run."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import QUIET, REPO, config, run_folder, run_subprocess
+
+from datamodules.diabetes import DIABETES
+from datamodules.files import fetch
+from lessons.checkpoints import read_checkpoint
+
+GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def write(path: Path, text: str | bytes) -> str:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, str]:
+    """Files the bad-input cases point at, and two real checkpoints made once."""
+    folder = tmp_path_factory.mktemp("workspace")
+    toy = run_subprocess(
+        "fit",
+        "--config",
+        config("linear_regression"),
+        *QUIET,
+        "--trainer.max_epochs",
+        "1",
+        cwd=folder,
+    )
+    assert toy.returncode == 0, toy.stderr[-2000:]
+    toy_ckpt = folder / "runs" / "linear_regression" / "version_0" / "checkpoints" / "last.ckpt"
+    good_gz = fetch(DIABETES, None).read_bytes()
+    corrupt_default = folder / "corrupt_default"
+    corrupt_default.mkdir()
+    write(
+        corrupt_default / "diabetes.csv.gz",
+        gzip.compress(gzip.decompress(good_gz).replace(b"0.", b"0,", 1)),
+    )
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {folder / 'PWNED'}",))
+
+    torch.save({"state_dict": {}, "payload": Payload()}, folder / "evil.ckpt")
+    (folder / "not_a_dir").write_text("a file where a folder should be")
+    return {
+        "dir": str(folder),
+        "toy_ckpt": str(toy_ckpt),
+        "empty": write(folder / "empty.csv", ""),
+        "columns": write(folder / "columns.csv", f"{GOOD_ROW}\n1,2,3\n"),
+        "text": write(folder / "text.csv", f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'abc')}\n"),
+        "nan": write(folder / "nan.csv", f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'nan')}\n"),
+        "label": write(folder / "label.csv", f"{GOOD_ROW}\n{GOOD_ROW[:-1]}7\n"),
+        "truncated_gz": write(folder / "truncated.csv.gz", good_gz[: len(good_gz) // 2]),
+        "corrupt_default": str(corrupt_default),
+        "empty_dir": str(folder / "empty_dir"),
+        "truncated_ckpt": write(folder / "truncated.ckpt", toy_ckpt.read_bytes()[:2000]),
+        "not_ckpt": write(folder / "notes.ckpt", "these are my notes, not a checkpoint\n"),
+        "evil_ckpt": str(folder / "evil.ckpt"),
+        "existing_output": write(folder / "predictions.csv", "x,y_pred\n4,8\n"),
+        "not_a_dir": str(folder / "not_a_dir" / "runs"),
+    }
+
+
+D, T = "diabetes", "linear_regression"
+BAD_INPUTS = {
+    # config
+    "unknown key": (T, ["--model.init_args.no_such_key", "1"], "no_such_key"),
+    "wrong type": (T, ["--trainer.max_epochs", "ten"], "trainer.max_epochs"),
+    "negative lr": (T, ["--model.init_args.optimizer.init_args.lr", "-0.5"], "learning rate"),
+    "batch_size 0": (D, ["--data.init_args.batch_size", "0"], "batch_size must be at least 1"),
+    "unknown lesson": (T, ["--model.class_path", "lessons.nope.Nope"], "lessons.nope.Nope"),
+    "fraction out of range": (D, ["--data.init_args.val_fraction", "1.5"], "val_fraction"),
+    "steps_per_batch 0": (T, ["--model.init_args.steps_per_batch", "0"], "steps_per_batch"),
+    # data
+    "missing offline": (D, ["--data.init_args.data_dir", "{empty_dir}"], "LESSONS_DATA_DIR"),
+    "empty file": (D, ["--data.init_args.file", "{empty}"], "no rows"),
+    "wrong column count": (D, ["--data.init_args.file", "{columns}"], ":2: expected 9 columns"),
+    "non-numeric": (D, ["--data.init_args.file", "{text}"], "'abc' is not a number"),
+    "NaN": (D, ["--data.init_args.file", "{nan}"], ":2: missing or non-finite"),
+    "bad label": (D, ["--data.init_args.file", "{label}"], "label 7 is not 0 or 1"),
+    "truncated gz": (D, ["--data.init_args.file", "{truncated_gz}"], "truncated or corrupt gzip"),
+    "checksum mismatch": (D, ["--data.init_args.data_dir", "{corrupt_default}"], "sha256"),
+    # checkpoints and output
+    "missing checkpoint": (T, ["--ckpt_path", "{dir}/no/such.ckpt"], "not found"),
+    "another lesson's checkpoint": (D, ["--ckpt_path", "{toy_ckpt}"], "was saved by"),
+    "truncated checkpoint": (T, ["--ckpt_path", "{truncated_ckpt}"], "not a readable checkpoint"),
+    "not a checkpoint": (T, ["--ckpt_path", "{not_ckpt}"], "not a readable checkpoint"),
+    "checkpoint that runs code": (T, ["--ckpt_path", "{evil_ckpt}"], "could run code"),
+    "unwritable output": (
+        T,
+        ["--trainer.logger.init_args.save_dir", "{not_a_dir}"],
+        "cannot write the run's output",
+    ),
+}
+PREDICT_CASES = {
+    "predict over an existing file": (
+        T,
+        ["--ckpt_path", "{toy_ckpt}", "--predictions.output", "{existing_output}"],
+        "exists",
+    ),
+}
+
+
+def run_case(workspace, subcommand, name, args):
+    args = [arg.format(**workspace) for arg in args]
+    # No network in any case: a proxy that refuses makes every download fail at once.
+    offline = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    return run_subprocess(
+        subcommand, "--config", config(name), *QUIET, *args, cwd=Path(workspace["dir"]), env=offline
+    )
+
+
+def test_bad_input_table(workspace):
+    cases = [("fit", *case) for case in BAD_INPUTS.values()]
+    cases += [("predict", *case) for case in PREDICT_CASES.values()]
+    assert len(cases) >= 20
+    before = snapshot(Path(workspace["dir"]))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda c: run_case(workspace, c[0], c[1], c[2]), cases))
+    failures = []
+    for label, case, result in zip([*BAD_INPUTS, *PREDICT_CASES], cases, results):
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        if (
+            result.returncode == 0
+            or "Traceback" in result.stderr
+            or len(errors) != 1
+            or case[3] not in errors[0]
+        ):
+            failures.append(f"{label}: exit {result.returncode}: {result.stderr[-600:]}")
+    assert not failures, "\n\n".join(failures)
+    assert snapshot(Path(workspace["dir"])) == before  # no earlier output changed, none added
+    assert not (Path(workspace["dir"]) / "PWNED").exists()
+
+
+def test_debug_variable_shows_the_traceback(workspace):
+    result = run_subprocess(
+        "fit",
+        "--config",
+        config(D),
+        *QUIET,
+        "--data.init_args.file",
+        workspace["empty"],
+        cwd=Path(workspace["dir"]),
+        env={"LESSONS_DEBUG": "1"},
+    )
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_a_diverging_run_names_the_step_and_keeps_the_last_good_checkpoint(run_cli, tmp_path):
+    # lr 0.1 on sum-MSE: each step multiplies the error by ~1.8, so the loss overflows in the
+    # second block of 50 course epochs.
+    with pytest.raises(FloatingPointError) as error:
+        run_cli(
+            "fit",
+            T,
+            "--model.init_args.optimizer.init_args.lr",
+            "0.1",
+            "--model.init_args.steps_per_batch",
+            "50",
+        )
+    last = tmp_path / "runs" / T / "version_0" / "checkpoints" / "last.ckpt"
+    assert "at course epoch" in str(error.value)
+    assert "runs/linear_regression/version_0/checkpoints/last.ckpt" in str(error.value)
+    checkpoint = read_checkpoint(last)
+    assert checkpoint["global_step"] == 50
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
+
+
+def test_runs_never_overwrite_each_other(run_cli):
+    first = run_folder(run_cli("fit", T, "--trainer.max_epochs", "1"))
+    before = snapshot(first)
+    second = run_folder(run_cli("fit", T, "--trainer.max_epochs", "1"))
+    assert second != first and snapshot(first) == before
+
+
+def test_same_config_and_seed_give_identical_metrics(run_cli):
+    args = [
+        "--trainer.max_epochs",
+        "2",
+        "--model.init_args.steps_per_batch",
+        "20",
+        "--trainer.deterministic",
+        "true",
+    ]
+    one, two = (
+        run_cli("fit", "diabetes_minibatch", *args),
+        run_cli("fit", "diabetes_minibatch", *args),
+    )
+    assert {k: float(v) for k, v in one.trainer.callback_metrics.items()} == {
+        k: float(v) for k, v in two.trainer.callback_metrics.items()
+    }
+    assert one.model.loss_history == two.model.loss_history
+
+
+def start_fit(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "cli.py"), "fit", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(path_glob: str, cwd: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(cwd.glob(path_glob)):
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, f"no {path_glob} after {timeout} s"
+        time.sleep(0.1)
+
+
+def test_sigterm_saves_prints_the_resume_command_and_exits_non_zero(tmp_path):
+    args = ["--config", config(D), *QUIET, "--model.init_args.steps_per_batch", "200"]
+    process = start_fit(args, tmp_path)
+    wait_for("runs/diabetes/version_0/checkpoints/last.ckpt", tmp_path, process)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode not in (0, None)
+    command = next(line for line in output.splitlines() if "--ckpt_path" in line).strip()
+    saved = read_checkpoint(tmp_path / shlex.split(command)[-1])
+    assert saved["global_step"] > 0
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            *shlex.split(command)[1:],
+            "--trainer.max_epochs",
+            str(saved["epoch"] + 2),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (
+        read_checkpoint(tmp_path / "runs/diabetes/version_1/checkpoints/last.ckpt")["global_step"]
+        > saved["global_step"]
+    )
+
+
+@pytest.mark.slow
+def test_killed_at_ten_moments_resumes_to_the_same_weights(run_cli, tmp_path):
+    """SIGKILL a real `cli.py fit` at random moments (mid-step, mid-validation, mid-write),
+    resume each time from the newest last.ckpt, and end with the uninterrupted run's weights."""
+    args = [
+        "--config",
+        config("diabetes_minibatch"),
+        *QUIET,
+        "--trainer.deterministic",
+        "true",
+        "--trainer.max_epochs",
+        "60",
+    ]
+    reference = run_cli("fit", "diabetes_minibatch", *args[3:])
+    rng = random.Random(0)
+    kills = survived = 0
+    work = tmp_path / "killed"
+    work.mkdir()
+    while kills < 10:
+        checkpoints = sorted(
+            work.glob("runs/diabetes_minibatch/version_*/checkpoints/last.ckpt"),
+            key=lambda p: read_checkpoint(p)["global_step"],
+        )
+        resume = ["--ckpt_path", str(checkpoints[-1])] if checkpoints else []
+        process = start_fit([*args, *resume], work)
+        versions = len(list(work.glob("runs/diabetes_minibatch/version_*")))
+        wait_for(f"runs/diabetes_minibatch/version_{versions}/metrics.csv", work, process)
+        time.sleep(rng.uniform(0.0, 2.5))
+        if process.poll() is not None:
+            break  # it finished before the kill
+        process.kill()
+        process.wait()
+        kills += 1
+        for path in work.glob("runs/diabetes_minibatch/version_*/checkpoints/*.ckpt"):
+            read_checkpoint(path)  # every checkpoint on disk is complete
+        survived += 1
+    checkpoints = sorted(
+        work.glob("runs/diabetes_minibatch/version_*/checkpoints/last.ckpt"),
+        key=lambda p: read_checkpoint(p)["global_step"],
+    )
+    final = run_cli("fit", "diabetes_minibatch", *args[3:], "--ckpt_path", str(checkpoints[-1]))
+    assert kills >= 10 and survived == kills
+    expected, actual = reference.model.state_dict(), final.model.state_dict()
+    assert all(torch.equal(expected[k], actual[k]) for k in expected)
