@@ -122,7 +122,7 @@ class ClassifierLesson(L.LightningModule):
     # Figures: drawn once, by the process of global rank 0, into the run folder.
     def on_fit_end(self) -> None:
         folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder:
+        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
             self.draw_figures(Path(folder))
 
     def draw_figures(self, folder: Path) -> None:
