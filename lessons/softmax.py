@@ -21,23 +21,20 @@ Sequential(
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons import figures
-from lessons.classifier import ClassifierLesson
+from lessons.digits import DigitClassifier
 
 
-class SoftmaxClassifier(ClassifierLesson):
+class SoftmaxClassifier(DigitClassifier):
     def __init__(
         self,
         hidden_sizes: list[int] = [512, 256, 128, 64],  # noqa: B006 (jsonargparse shows list defaults)
         optimizer: OptimizerCallable = torch.optim.SGD,
     ) -> None:
-        super().__init__(num_classes=10, optimizer=optimizer)
+        super().__init__(optimizer=optimizer)
         if not all(size >= 1 for size in hidden_sizes):
             raise ValueError(f"hidden_sizes must all be at least 1, got {hidden_sizes}")
         self.save_hyperparameters()
@@ -49,22 +46,3 @@ class SoftmaxClassifier(ClassifierLesson):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.view(-1, 28 * 28))
-
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One row per image: its index, the predicted digit, the ten probabilities p_0…p_9,
-        and its true label when the images come with labels."""
-        p = torch.softmax(self(batch["image"]).float(), dim=1)
-        row = {"index": batch["index"], "digit": p.argmax(dim=1), "p": p}
-        return row | ({"label": batch["label"]} if "label" in batch else {})
-
-    def draw_figures(self, folder: Path) -> None:
-        super().draw_figures(folder)
-        if self.examples is not None:
-            images, predicted, true = (tensor.cpu() for tensor in self.examples)
-            pairs = list(zip(predicted.tolist(), true.tolist()))
-            figures.plot_image_grid(
-                folder / "test_images.png",
-                images.squeeze(1),
-                [str(p) if p == t else f"{p} (true {t})" for p, t in pairs],
-                [p != t for p, t in pairs],
-            )

@@ -272,16 +272,9 @@ def test_sigterm_saves_prints_the_resume_command_and_exits_non_zero(tmp_path):
 def test_killed_at_ten_moments_resumes_to_the_same_weights(run_cli, tmp_path):
     """SIGKILL a real `cli.py fit` at random moments (mid-step, mid-validation, mid-write),
     resume each time from the newest last.ckpt, and end with the uninterrupted run's weights."""
-    args = [
-        "--config",
-        config("diabetes_minibatch"),
-        *QUIET,
-        "--trainer.deterministic",
-        "true",
-        "--trainer.max_epochs",
-        "60",
-    ]
-    reference = run_cli("fit", "diabetes_minibatch", *args[3:])
+    extra = ["--trainer.deterministic", "true", "--trainer.max_epochs", "60"]
+    args = ["--config", config("diabetes_minibatch"), *QUIET, *extra]
+    reference = run_cli("fit", "diabetes_minibatch", *extra)
     rng = random.Random(0)
     kills = survived = 0
     work = tmp_path / "killed"
@@ -308,7 +301,7 @@ def test_killed_at_ten_moments_resumes_to_the_same_weights(run_cli, tmp_path):
         work.glob("runs/diabetes_minibatch/version_*/checkpoints/last.ckpt"),
         key=lambda p: read_checkpoint(p)["global_step"],
     )
-    final = run_cli("fit", "diabetes_minibatch", *args[3:], "--ckpt_path", str(checkpoints[-1]))
+    final = run_cli("fit", "diabetes_minibatch", *extra, "--ckpt_path", str(checkpoints[-1]))
     assert kills >= 10 and survived == kills
     expected, actual = reference.model.state_dict(), final.model.state_dict()
     assert all(torch.equal(expected[k], actual[k]) for k in expected)
