@@ -56,6 +56,8 @@ class CourseLesson(L.LightningModule):
     def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``self.criterion`` in float32 whatever the precision: a loss summed over samples
         loses digits in 16 bits, and autocast on GPU refuses BCELoss outright."""
+        if not torch.is_autocast_enabled(self.device.type):  # the common case: no context to pay
+            return self.criterion(y_pred, y)
         with self.full_precision():
             return self.criterion(y_pred.float(), y.float())
 
