@@ -13,8 +13,11 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 sys.path.insert(0, str(REPO))
 
-# Offline machines (CI) point the lessons at a local copy of the data.
-if not os.environ.get("LESSONS_DATA_DIR") and (REPO.parent / "shared" / "data").is_dir():
+# Offline machines (CI) point the lessons at a local copy of the data. Tests run in their own
+# folders, so a relative LESSONS_DATA_DIR (../shared/data) is fixed to where pytest started.
+if os.environ.get("LESSONS_DATA_DIR"):
+    os.environ["LESSONS_DATA_DIR"] = str(Path(os.environ["LESSONS_DATA_DIR"]).resolve())
+elif (REPO.parent / "shared" / "data").is_dir():
     os.environ["LESSONS_DATA_DIR"] = str(REPO.parent / "shared" / "data")
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
