@@ -37,6 +37,13 @@ FEW_STEPS = [
 ]
 
 
+def child_environment() -> dict[str, str]:
+    """The children run in scratch folders: a relative LESSONS_DATA_DIR is fixed to here."""
+    data_dir = os.environ.get("LESSONS_DATA_DIR")
+    resolved = {"LESSONS_DATA_DIR": str(Path(data_dir).resolve())} if data_dir else {}
+    return {**os.environ, "PYTHONPATH": str(REPO), **resolved}
+
+
 def run(config: str, mode: str) -> tuple[str, float, str]:
     command = [
         sys.executable,
@@ -58,7 +65,7 @@ def run(config: str, mode: str) -> tuple[str, float, str]:
             cwd=scratch,
             capture_output=True,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env=child_environment(),
             timeout=600,
         )
         seconds = time.perf_counter() - start

@@ -24,6 +24,13 @@ REPO = BENCH.parent
 QUIET = ["--trainer.enable_model_summary", "false"]
 
 
+def child_environment() -> dict[str, str]:
+    """The children run in scratch folders: a relative LESSONS_DATA_DIR is fixed to here."""
+    data_dir = os.environ.get("LESSONS_DATA_DIR")
+    resolved = {"LESSONS_DATA_DIR": str(Path(data_dir).resolve())} if data_dir else {}
+    return {**os.environ, "PYTHONPATH": str(REPO), **resolved}
+
+
 def measure(command: list[str]) -> dict:
     """Run ``command`` in a scratch folder: wall seconds, peak RSS (MB) and its JSON line."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -34,7 +41,7 @@ def measure(command: list[str]) -> dict:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env=child_environment(),
         )
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)
