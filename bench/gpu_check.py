@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from run import child_environment  # bench/ is on the path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 MODES = {
@@ -35,13 +36,6 @@ FEW_STEPS = [
     "--trainer.enable_progress_bar",
     "false",
 ]
-
-
-def child_environment() -> dict[str, str]:
-    """The children run in scratch folders: a relative LESSONS_DATA_DIR is fixed to here."""
-    data_dir = os.environ.get("LESSONS_DATA_DIR")
-    resolved = {"LESSONS_DATA_DIR": str(Path(data_dir).resolve())} if data_dir else {}
-    return {**os.environ, "PYTHONPATH": str(REPO), **resolved}
 
 
 def run(config: str, mode: str) -> tuple[str, float, str]:
