@@ -56,7 +56,9 @@ class LessonsCLI(LightningCLI):
     def before_fit(self) -> None:
         # Settings that only fail when used (a negative learning rate, say) fail here, before
         # the run folder exists.
-        self.model.configure_optimizers()
+        build_optimizer = getattr(self.model, "optimizer", None)
+        if callable(build_optimizer):
+            build_optimizer(self.model.parameters())
         ensure_writable(Path(getattr(self.trainer.logger, "save_dir", None) or "."))
 
     def before_predict(self) -> None:

@@ -225,6 +225,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.predict_path = Path(predict_path) if predict_path else None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self.device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def prepare_data(self) -> None:
         """Fetch and check the files now, before the Trainer makes a run folder."""
@@ -284,8 +285,7 @@ class MNISTDataModule(L.LightningDataModule):
             images, num_replicas=ranks, rank=rank, shuffle=shuffle, seed=self.seed
         )
         if self.loader == "fast":
-            device = self.training_device()
-            return TensorBatches(images.to(device), labels.to(device), self.batch_size, sampler)
+            return TensorBatches(*self.on_device(split), self.batch_size, sampler)
         return DataLoader(
             CourseMNIST(images, labels, train=split != "test", transform=COURSE_TRANSFORM),
             batch_size=self.batch_size,
@@ -293,6 +293,16 @@ class MNISTDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+
+    def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels of ``split`` on the training device, moved there once, so
+        that each device holds one copy of the data however many loaders read it (on the
+        CPU, the split itself: no copy at all)."""
+        device = self.training_device()
+        if split not in self.device_splits or self.device_splits[split][0].device != device:
+            images, labels = self.splits[split]
+            self.device_splits[split] = images.to(device), labels.to(device)
+        return self.device_splits[split]
 
     def training_device(self) -> torch.device:
         """Where the model trains: the fast way keeps its tensors there."""

@@ -10,21 +10,31 @@ A lesson implements ``course_step(batch) -> loss``: one course epoch on ``batch`
 included (``self.optimize(loss)`` for lessons that use a torch optimizer). The per-course-epoch
 losses are kept for the lesson's figures and travel in checkpoints, so a resumed run draws the
 whole curve.
+
+Each update goes through Lightning (``manual_backward`` and its optimizer wrapper) only when
+that adds something: loss scaling in float16, gradient averaging under DDP, or a callback or
+lesson that overrides a backward or optimizer-step hook. Otherwise it goes straight to torch -
+``loss.backward()``, ``optimizer.step()`` - because the three hook rounds of each update
+would cost more than a toy step's maths; ``global_step`` counts it all the same.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch import Callback
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.strategies import SingleDeviceStrategy
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from lessons.checkpoints import LastCheckpoint
+from lessons.checkpoints import diverged
+from lessons.figures import FiguresAtFitEnd
 
 
-class CourseLesson(L.LightningModule):
+class CourseLesson(FiguresAtFitEnd, L.LightningModule):
     #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
     #: search): mixed precision is switched off inside its steps.
     float32_only: bool = False
@@ -41,6 +51,7 @@ class CourseLesson(L.LightningModule):
         self.automatic_optimization = False
         self.loss_history: list[float] = []  # the training loss of every course epoch
         self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
+        self.update_through_lightning = True  # decided when training starts
 
     def course_step(self, batch: Any) -> torch.Tensor:
         """One course epoch on ``batch``, update included; returns the loss before the update."""
@@ -61,13 +72,21 @@ class CourseLesson(L.LightningModule):
         with self.full_precision():
             return self.criterion(y_pred.float(), y.float())
 
+    def on_train_start(self) -> None:
+        self.update_through_lightning = needs_lightning_updates(self.trainer, self)
+
     def optimize(self, loss: torch.Tensor) -> None:
-        """The course's update: zero_grad → backward → step, through Lightning's optimizer
-        wrapper so that mixed precision and DDP gradient averaging apply."""
+        """The course's update: zero_grad → backward → step."""
         optimizer = self.optimizers()
         optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
+        if self.update_through_lightning:
+            self.manual_backward(loss)
+            optimizer.step()
+        else:  # what optimizer.step() does on one device in 32 or bf16 bits, minus the hooks
+            loss.backward()
+            optimizer._on_before_step()  # Lightning's step counting: global_step
+            optimizer.optimizer.step()
+            optimizer._on_after_step()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         with self.full_precision() if self.float32_only else contextlib.nullcontext():
@@ -82,12 +101,8 @@ class CourseLesson(L.LightningModule):
     def stop_diverged(self, losses: torch.Tensor) -> None:
         first_bad = int((~torch.isfinite(losses)).nonzero()[0])
         course_epoch = len(self.loss_history) + first_bad
-        saved = [c.best_model_path for c in self.trainer.callbacks if isinstance(c, LastCheckpoint)]
-        last_good = next((path for path in saved if path), "none yet")
-        raise FloatingPointError(
-            f"the loss became {losses[first_bad].item()} at course epoch {course_epoch} (the run "
-            f"diverged); the last good checkpoint is {last_good}; lower the learning rate"
-        )
+        loss = losses[first_bad].item()
+        raise diverged(self.trainer, f"the loss became {loss} at course epoch {course_epoch}")
 
     def full_precision(self) -> torch.autocast:
         """A block computed in float32 whatever the Trainer's precision (mixed precision off)."""
@@ -98,15 +113,6 @@ class CourseLesson(L.LightningModule):
         if val_loss is not None and not self.trainer.sanity_checking:
             self.val_loss_history.append((len(self.loss_history), float(val_loss)))
 
-    # Figures: drawn once, by the process of global rank 0, into the run folder.
-    def on_fit_end(self) -> None:
-        folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
-            self.draw_figures(Path(folder))
-
-    def draw_figures(self, folder: Path) -> None:
-        """Draw this lesson's figures as PNG files into ``folder``."""
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["loss_history"] = self.loss_history
         checkpoint["val_loss_history"] = self.val_loss_history
@@ -114,3 +120,19 @@ class CourseLesson(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.loss_history = list(checkpoint.get("loss_history", []))
         self.val_loss_history = [tuple(p) for p in checkpoint.get("val_loss_history", [])]
+
+
+def needs_lightning_updates(trainer: L.Trainer, lesson: L.LightningModule) -> bool:
+    """Whether an update must go through Lightning: it adds loss scaling (float16), gradient
+    averaging (several devices), or calls a hook that a callback or the lesson overrides."""
+    plugin = trainer.precision_plugin
+    plain_precision = type(plugin) is Precision or (
+        type(plugin) is MixedPrecision and plugin.scaler is None
+    )
+    hooks = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+    hooked = any(
+        is_overridden(hook, callback, parent=Callback)
+        for callback in trainer.callbacks
+        for hook in hooks
+    ) or any(is_overridden(hook, lesson, parent=CourseLesson) for hook in (*hooks, "backward"))
+    return not (isinstance(trainer.strategy, SingleDeviceStrategy) and plain_precision) or hooked

@@ -69,6 +69,17 @@ class LastCheckpoint(ModelCheckpoint):
         )
 
 
+def diverged(trainer: L.Trainer, what: str) -> FloatingPointError:
+    """The error that stops a run whose loss is no longer finite: ``what`` became non-finite
+    where, and the checkpoint to go back to - last.ckpt, left as it was."""
+    saved = [c.best_model_path for c in trainer.callbacks if isinstance(c, LastCheckpoint)]
+    last_good = next((path for path in saved if path), "none yet")
+    return FloatingPointError(
+        f"{what} (the run diverged); the last good checkpoint is {last_good}; "
+        "lower the learning rate"
+    )
+
+
 def resume_command(checkpoint: Path) -> str:
     """This process's command line, with ``--ckpt_path`` pointing at ``checkpoint``."""
     args, skip = [], False

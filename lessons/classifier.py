@@ -26,12 +26,14 @@ from torchmetrics import CatMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from lessons import figures
+from lessons.checkpoints import diverged
+from lessons.figures import FiguresAtFitEnd
 
 #: What each validation dataloader is, by its index.
 VALIDATION_SETS = ("val", "test")
 
 
-class ClassifierLesson(L.LightningModule):
+class ClassifierLesson(FiguresAtFitEnd, L.LightningModule):
     def __init__(self, num_classes: int, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -89,8 +91,23 @@ class ClassifierLesson(L.LightningModule):
             if batch_idx == 0:
                 self.examples = (x.detach(), logits.argmax(dim=1), y)
 
+    def on_validation_epoch_start(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.stop_if_diverged()
+
     def on_train_epoch_end(self) -> None:
+        self.stop_if_diverged()
         self.end_epoch("train")
+
+    def stop_if_diverged(self) -> None:
+        """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked
+        when the epoch's training ends, and before each validation pass, which saves them."""
+        train_loss = self.epoch_metrics["train_loss"]
+        if train_loss.update_called and not torch.isfinite(loss := train_loss.compute()):
+            raise diverged(
+                self.trainer,
+                f"the training loss became {loss.item()} in epoch {self.current_epoch + 1}",
+            )
 
     def on_validation_epoch_end(self) -> None:
         for stage in VALIDATION_SETS:
@@ -118,12 +135,6 @@ class ClassifierLesson(L.LightningModule):
                 self.history.setdefault(name, []).append((self.current_epoch + 1, value.item()))
         for metric in metrics.values():
             metric.reset()
-
-    # Figures: drawn once, by the process of global rank 0, into the run folder.
-    def on_fit_end(self) -> None:
-        folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
-            self.draw_figures(Path(folder))
 
     def draw_figures(self, folder: Path) -> None:
         """Loss and accuracy against epoch, and the last test pass's confusion matrix."""

@@ -78,6 +78,23 @@ def test_both_ways_give_identical_first_batches():
     assert not torch.equal(first_epoch, second_epoch)  # reshuffled every epoch
 
 
+def test_fast_way_holds_one_copy_of_the_data_per_device():
+    """Every fast loader reads the split in place: on the CPU no copy is made, and the test
+    images are shared by the validation pass and the test loader."""
+    data = fitted("fast")
+    _, val_test = data.val_dataloader()
+    loaders = {"train": data.train_dataloader(), "test": val_test}
+    for split, loader in loaders.items():
+        images, labels = data.splits[split]
+        assert loader.images.data_ptr() == images.data_ptr()
+        assert loader.labels.data_ptr() == labels.data_ptr()
+    assert data.test_dataloader().images.data_ptr() == val_test.images.data_ptr()
+    # Another device (here "meta", which has no memory to check): moved once per split.
+    data.training_device = lambda: torch.device("meta")
+    on_meta = data.test_dataloader().images
+    assert on_meta.device.type == "meta" and data.val_dataloader()[1].images is on_meta
+
+
 def test_split_is_seeded_disjoint_and_complete():
     data = fitted("fast")
     (train, train_labels), (val, val_labels) = data.splits["train"], data.splits["val"]
@@ -274,6 +291,23 @@ def test_course_settings_reach_97_percent_after_10_epochs(run_cli):
 
 
 # --- bad input: one line each, before any run folder exists ---
+
+
+def test_a_diverging_classifier_stops_before_a_checkpoint_keeps_spoiled_weights(run_cli, tmp_path):
+    with pytest.raises(FloatingPointError) as error:
+        run_cli(
+            "fit",
+            "mnist",
+            *("--trainer.limit_train_batches", "5", "--trainer.limit_val_batches", "2"),
+            *("--trainer.max_epochs", "3", "--trainer.callbacks+=helpers.LearningRateJump"),
+            *("--trainer.callbacks.epoch", "1", "--trainer.callbacks.factor", "1e6"),
+        )
+    last = tmp_path / "runs" / "mnist" / "version_0" / "checkpoints" / "last.ckpt"
+    assert "the training loss became nan in epoch 2" in str(error.value)
+    assert "runs/mnist/version_0/checkpoints/last.ckpt; lower the learning rate" in str(error.value)
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 
 def test_missing_files_offline_say_which_where_and_how(run_cli, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import csv
 import pytest
 import torch
 from conftest import run_folder
+from helpers import BackwardCounter
 
 from lessons.backprop import Backprop
 
@@ -92,6 +93,22 @@ def test_lesson5_predicts_8_at_x_4(run_cli):
     assert row["x"] == 4.0
     assert abs(row["y_pred"] - 8.0) < 0.05
     assert is_png(run_folder(fit) / "loss.png")
+
+
+def test_updates_skip_lightning_hooks_only_when_nothing_needs_them(run_cli):
+    """Straight-to-torch updates train exactly as Lightning's, and count the same steps; a
+    callback that hooks every backward pass gets Lightning's path and sees every update."""
+    two_blocks = ("--trainer.max_epochs", "2", "--model.init_args.steps_per_batch", "100")
+    direct = run_cli("fit", "linear_regression", *two_blocks)
+    hooked = run_cli(
+        "fit", "linear_regression", *two_blocks, "--trainer.callbacks+=helpers.BackwardCounter"
+    )
+    assert not direct.model.update_through_lightning and hooked.model.update_through_lightning
+    (counter,) = (c for c in hooked.trainer.callbacks if isinstance(c, BackwardCounter))
+    assert counter.calls == hooked.trainer.global_step == direct.trainer.global_step == 200
+    assert direct.model.loss_history == hooked.model.loss_history
+    for ours, theirs in zip(direct.model.parameters(), hooked.model.parameters()):
+        assert torch.equal(ours, theirs)
 
 
 def test_lesson6_probability_rises_with_hours(run_cli):
