@@ -209,8 +209,9 @@ def test_speedrun_recipe_reaches_99_percent_in_2_epochs(tmp_path_factory):
 # --- the course's results: 10 epochs each. 8 to 20 minutes a net on 2 CPU cores, so they are
 # marked `long` and left out of the default run: `python -m pytest -m long` runs them. Measured
 # on CPU with the configs' seed: cnn 98.68 %, inception 98.80 %, resnet 99.02 %. The first two
-# fall short of the course's figures with the course's recipe (cnn over seeds 0, 1, 2: 98.68,
-# 98.77, 98.72 %), so they are expected failures that keep the course's bound: XPASS if reached.
+# fall short of the course's figures with the course's recipe (cnn, seeds 0-3: 98.68, 98.77,
+# 98.72, 98.73 %; inception, seeds 0-1: 98.80, 98.81 %), so they are expected failures that keep
+# the course's bound: XPASS if reached.
 
 SHORT_OF_THE_COURSE = pytest.mark.xfail(
     reason="the course's recipe measured below the course's figure here", strict=False
