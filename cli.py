@@ -67,6 +67,17 @@ class LessonsCLI(LightningCLI):
                 callback.refuse_to_overwrite(Path(callback.output))
 
 
+def requested_subcommand(args: list[str]) -> str | None:
+    """The first argument that names a subcommand, for the hint of an error message.
+
+    >>> requested_subcommand(["fit", "--config", "configs/diabetes.yaml"])
+    'fit'
+    >>> requested_subcommand(["--help"]) is None
+    True
+    """
+    return next((arg for arg in args if arg in LightningCLI.subcommands()), None)
+
+
 def ensure_writable(folder: Path, needed_mb: int = 50) -> None:
     """Fail before training, not after it, when the run's output cannot be written.
 
@@ -132,7 +143,11 @@ if __name__ == "__main__":
         try:
             main()
         except ArgumentError as error:
-            sys.exit(f"error: {one_line(str(error))}; `python cli.py fit --help` lists the options")
+            subcommand = requested_subcommand(sys.argv[1:]) or "fit"
+            sys.exit(
+                f"error: {one_line(str(error))}; "
+                f"`python cli.py {subcommand} --help` lists the options"
+            )
         except (ValueError, OSError, FloatingPointError) as error:
             sys.exit(f"error: {one_line(str(error))}  (LESSONS_DEBUG=1 shows the traceback)")
         except SIGTERMException:

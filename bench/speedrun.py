@@ -123,8 +123,8 @@ def main(args: argparse.Namespace) -> None:
     if args.limit_batches is not None:
         command += ["--limit-batches", str(args.limit_batches)]
     runs: dict[str, list[dict]] = {"plain": [], "ours": []}
-    for _ in range(args.repeats):
-        for name in runs:
+    for repeat in range(args.repeats):
+        for name in ["plain", "ours"] if repeat % 2 == 0 else ["ours", "plain"]:  # ABBA
             runs[name].append(measure([*command, "--child", name]))
             print(name, json.dumps(runs[name][-1]), flush=True)
     table = {

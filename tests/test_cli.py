@@ -84,6 +84,16 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path, args, message):
     assert message in result.stderr
 
 
+def test_an_unknown_option_points_to_the_help_of_its_subcommand(tmp_path):
+    result = run_subprocess(
+        "validate", "--config", config("linear_regression"), "--trainer.no_such", "1", cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "--trainer.no_such" in result.stderr
+    assert "`python cli.py validate --help` lists the options" in result.stderr
+
+
 def test_toy_lessons_that_update_by_hand_refuse_ddp(tmp_path):
     result = run_subprocess(
         "fit",
