@@ -17,7 +17,7 @@ class FitTimer(L.Callback):
     """Wall time from the start of fit to its end: training, validation and checkpoints.
 
     Callbacks' ``on_fit_end`` runs before the lesson's, so the figures the lesson draws
-    then are not counted (the plain loops draw none)."""
+    then are not counted, as the plain loops' plot, drawn after their timed loop, is not."""
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()

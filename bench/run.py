@@ -4,10 +4,9 @@
 
 Each measurement is a fresh process (so whole-process time and peak memory are its own);
 baseline and ours alternate in the order AB BA AB..., and the table gives medians over the
-repeats and their ratio.
-The table is printed and written to bench/results/bench.json. Its last row is the floor of
-any whole-process ratio here: a process that only imports Lightning, against the plain lesson 5
-script's whole run.
+repeats and their ratio. It is printed and written to bench/results/bench.json. Its last row
+is the floor of any whole-process ratio here: a process that only imports Lightning, against
+the plain lesson 5 script's whole run.
 """
 
 from __future__ import annotations

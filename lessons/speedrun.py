@@ -41,6 +41,7 @@ class SpeedrunNet(ResidualNet):
         self.channels_last = channels_last
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
