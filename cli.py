@@ -25,8 +25,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lessons.callbacks import PredictionWriter
-from lessons.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson
+from runner.callbacks import FiguresAtFitEnd, PredictionWriter
+from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson
 
 
 class LessonsCLI(LightningCLI):
@@ -37,6 +37,7 @@ class LessonsCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_top_k": 0})
         parser.add_lightning_class_args(PredictionWriter, "predictions")
+        parser.add_lightning_class_args(FiguresAtFitEnd, "figures")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)

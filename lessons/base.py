@@ -30,11 +30,8 @@ from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from lessons.checkpoints import diverged
-from lessons.figures import FiguresAtFitEnd
 
-
-class CourseLesson(FiguresAtFitEnd, L.LightningModule):
+class CourseLesson(L.LightningModule):
     #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
     #: search): mixed precision is switched off inside its steps.
     float32_only: bool = False
@@ -102,7 +99,10 @@ class CourseLesson(FiguresAtFitEnd, L.LightningModule):
         first_bad = int((~torch.isfinite(losses)).nonzero()[0])
         course_epoch = len(self.loss_history) + first_bad
         loss = losses[first_bad].item()
-        raise diverged(self.trainer, f"the loss became {loss} at course epoch {course_epoch}")
+        raise FloatingPointError(
+            f"the loss became {loss} at course epoch {course_epoch} (the run diverged); "
+            "lower the learning rate"
+        )
 
     def full_precision(self) -> torch.autocast:
         """A block computed in float32 whatever the Trainer's precision (mixed precision off)."""

@@ -26,14 +26,12 @@ from torchmetrics import CatMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from lessons import figures
-from lessons.checkpoints import diverged
-from lessons.figures import FiguresAtFitEnd
 
 #: What each validation dataloader is, by its index.
 VALIDATION_SETS = ("val", "test")
 
 
-class ClassifierLesson(FiguresAtFitEnd, L.LightningModule):
+class ClassifierLesson(L.LightningModule):
     def __init__(self, num_classes: int, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -104,9 +102,9 @@ class ClassifierLesson(FiguresAtFitEnd, L.LightningModule):
         when the epoch's training ends, and before each validation pass, which saves them."""
         train_loss = self.epoch_metrics["train_loss"]
         if train_loss.update_called and not torch.isfinite(loss := train_loss.compute()):
-            raise diverged(
-                self.trainer,
-                f"the training loss became {loss.item()} in epoch {self.current_epoch + 1}",
+            raise FloatingPointError(
+                f"the training loss became {loss.item()} in epoch {self.current_epoch + 1} "
+                "(the run diverged); lower the learning rate"
             )
 
     def on_validation_epoch_end(self) -> None:

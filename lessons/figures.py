@@ -1,5 +1,8 @@
 """The course's figures, drawn with matplotlib's Agg backend straight into PNG files.
 
+Each lesson's ``draw_figures(folder)`` uses these; the CLI calls it once fit ends
+(``runner.callbacks.FiguresAtFitEnd``), and a notebook may call it directly.
+
 matplotlib is imported when a figure is drawn, not when a lesson is imported: a run
 that draws nothing does not pay for it.
 """
@@ -10,19 +13,6 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-
-class FiguresAtFitEnd:
-    """For a LightningModule: ``draw_figures`` once fit ends, by the process of global rank 0,
-    into the run folder (not under ``fast_dev_run``, which has no run folder)."""
-
-    def on_fit_end(self) -> None:
-        folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
-            self.draw_figures(Path(folder))
-
-    def draw_figures(self, folder: Path) -> None:
-        """Draw this lesson's figures as PNG files into ``folder``."""
 
 
 def _pyplot() -> Any:

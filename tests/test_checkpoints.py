@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import QUIET, config, run_folder, run_subprocess
 
-from lessons.checkpoints import CheckpointError
 from lessons.diabetes import DiabetesClassifier
+from runner.checkpoints import CheckpointError
 
 DETERMINISTIC = ["--trainer.deterministic", "true"]
 

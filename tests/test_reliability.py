@@ -20,7 +20,7 @@ from conftest import QUIET, REPO, config, run_folder, run_subprocess
 
 from datamodules.diabetes import DIABETES
 from datamodules.files import fetch
-from lessons.checkpoints import read_checkpoint
+from runner.checkpoints import read_checkpoint
 
 GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
 

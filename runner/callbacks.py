@@ -1,4 +1,4 @@
-"""Callbacks the CLI adds to every run."""
+"""Callbacks the CLI adds to every run: figures at fit end, the prediction writer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback
+
+
+class FiguresAtFitEnd(Callback):
+    """The lesson's ``draw_figures(folder)`` once fit ends, by the process of global rank 0,
+    into the run folder (not under ``fast_dev_run``, which has no run folder)."""
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        folder = trainer.log_dir  # asked on every rank: under DDP it is a collective call
+        draw_figures = getattr(pl_module, "draw_figures", None)
+        if trainer.is_global_zero and folder and not trainer.fast_dev_run and draw_figures:
+            draw_figures(Path(folder))
 
 
 class PredictionWriter(BasePredictionWriter):

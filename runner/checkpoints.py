@@ -59,6 +59,9 @@ class LastCheckpoint(ModelCheckpoint):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
+        if isinstance(exception, FloatingPointError):  # a lesson's "the run diverged" error
+            exception.args = (f"{exception}; the last good checkpoint is {self.last_good()}",)
+            return
         if not isinstance(exception, KeyboardInterrupt | SIGTERMException) or not self.dirpath:
             return
         path = Path(self.dirpath) / "last.ckpt"
@@ -68,16 +71,9 @@ class LastCheckpoint(ModelCheckpoint):
             f"  {resume_command(path)}"
         )
 
-
-def diverged(trainer: L.Trainer, what: str) -> FloatingPointError:
-    """The error that stops a run whose loss is no longer finite: ``what`` became non-finite
-    where, and the checkpoint to go back to - last.ckpt, left as it was."""
-    saved = [c.best_model_path for c in trainer.callbacks if isinstance(c, LastCheckpoint)]
-    last_good = next((path for path in saved if path), "none yet")
-    return FloatingPointError(
-        f"{what} (the run diverged); the last good checkpoint is {last_good}; "
-        "lower the learning rate"
-    )
+    def last_good(self) -> str:
+        """last.ckpt as it was before the failure, or "none yet" before the first save."""
+        return self.best_model_path or "none yet"
 
 
 def resume_command(checkpoint: Path) -> str:

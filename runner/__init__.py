@@ -1,0 +1,5 @@
+"""The machinery of a run, which only ``cli.py`` uses: checkpoint IO and callbacks, the safety
+check for ``--ckpt_path``, the prediction writer, figures at fit end, the divergence report.
+
+No module under ``lessons/`` or ``datamodules/`` imports it: a lesson is what a student reads.
+"""
