@@ -7,15 +7,20 @@ Subcommands: fit, validate, test, predict; ``--help`` and ``--print_config`` on 
 
 Errors in a config, a data file or a checkpoint end the run with one line that says what
 is wrong and how to fix it; set ``LESSONS_DEBUG=1`` to see the traceback instead.
+
+Installed with pip, the same runs as ``lessons fit --config diabetes``: a ``--config`` that
+is no file names a config shipped with the package (``diabetes``, ``trainer/ddp_cpu``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,35 +28,62 @@ from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
-from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson
+from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson, run_checkpoint
+
+#: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
+RUNS = "runs"
 
 
 class LessonsCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # Every run keeps last.ckpt; a config that names a validation metric to monitor
-        # (checkpoint.monitor, save_top_k: 1) also keeps the best checkpoint by it.
-        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+        # A config that names a validation metric to monitor (checkpoint.monitor,
+        # save_top_k: 1) keeps the best checkpoint by it; registered first, it is the Trainer's
+        # checkpoint_callback, the one ckpt_path="best" means. Every run keeps last.ckpt.
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_top_k": 0})
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_lightning_class_args(FiguresAtFitEnd, "figures")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
-        # Before LightningCLI reads the lesson's hyperparameters from --ckpt_path: refuse a
-        # missing, unreadable or unsafe file, or one saved by another lesson, in one line.
         subcommand = self.config.get("subcommand")
-        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        refuse_devices_that_are_not_there(config.get("trainer"))
+        logger = run_logger_args(config.get("trainer"))
+        root = config.get("trainer", {}).get("default_root_dir")
+        if logger is not None and root and logger.get("save_dir") == RUNS:
+            logger["save_dir"] = str(root)  # --trainer.default_root_dir DIR: the run goes there
+        # Before LightningCLI reads the lesson's hyperparameters from --ckpt_path: "last" and
+        # "best" become this lesson's newest run's file, and a missing, unreadable or unsafe
+        # file, or one saved by another lesson, is refused in one line.
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path in ("last", "best") and logger is not None:
+            found, version = run_checkpoint(logger.get("save_dir"), logger.get("name"), ckpt_path)
+            config["ckpt_path"] = ckpt_path = str(found)
+            if subcommand == "fit" and ckpt_path.endswith("last.ckpt"):
+                logger["version"] = version  # the run goes on in its own folder
+                resumed = "Checkpoint directory .* exists and is not empty"
+                warnings.filterwarnings("ignore", message=resumed)
         if ckpt_path:
-            model = self.config[subcommand].get("model")
+            model = config.get("model")
             check_lesson(ckpt_path, getattr(model, "class_path", None))
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # no half-written checkpoint, ever
+        # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
+        # atomic one; one that --trainer.plugins names is the user's and stays.
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        users = any(isinstance(plugin, CheckpointIO) for plugin in plugins)
+        if not users and type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
 
     def before_fit(self) -> None:
@@ -66,6 +98,78 @@ class LessonsCLI(LightningCLI):
         for callback in self.trainer.callbacks:
             if isinstance(callback, PredictionWriter) and callback.output:
                 callback.refuse_to_overwrite(Path(callback.output))
+
+
+def run_logger_args(trainer: Any) -> Any:
+    """The init_args of the config's logger when it is the default kind (a run folder under
+    save_dir/name), else None."""
+    logger = trainer and trainer.get("logger")
+    class_path = getattr(logger, "class_path", None) if logger else None
+    if class_path in ("runner.loggers.RunLogger", "lightning.pytorch.loggers.CSVLogger"):
+        return logger.init_args
+    return None
+
+
+def refuse_devices_that_are_not_there(trainer: Any) -> None:
+    """``devices: -1`` (every GPU: the ddp preset) on a machine with none ends in one line,
+    before anything is written, instead of Lightning's TypeError."""
+    import torch
+
+    if not trainer or str(trainer.get("devices")) != "-1":
+        return
+    accelerator = str(trainer.get("accelerator") or "auto")
+    if accelerator in ("auto", "gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            "devices: -1 (every GPU, the ddp preset) but this machine has no GPU; for "
+            "processes on the CPU use --config configs/trainer/ddp_cpu.yaml (or add "
+            "--trainer.accelerator cpu --trainer.devices 2)"
+        )
+
+
+def bundled_configs() -> Path:
+    """The configs folder: beside cli.py in the repository, in the package when installed."""
+    here = Path(__file__).resolve().with_name("configs")
+    if here.is_dir():
+        return here
+    import runner  # installed: pyproject.toml ships configs/ as runner/configs
+
+    return Path(runner.__file__).resolve().parent / "configs"
+
+
+def resolve_configs(args: list[str]) -> list[str]:
+    """``--config diabetes`` or ``--config configs/trainer/cpu.yaml`` where no such file is
+    here: the config of that name shipped with the package.
+
+    >>> resolve_configs(["fit", "--config", "trainer/cpu"])[2].endswith("trainer/cpu.yaml")
+    True
+    >>> resolve_configs(["fit", "--config=my.yaml"])
+    ['fit', '--config=my.yaml']
+    """
+    resolved, after_config = [], False
+    for arg in args:
+        if after_config or arg.startswith("--config="):
+            value = arg.removeprefix("--config=")
+            name = value.removeprefix("configs/").removesuffix(".yaml")
+            bundled = bundled_configs() / f"{name}.yaml"
+            if not Path(value).exists() and bundled.is_file():
+                value = str(bundled)
+            arg = value if after_config else f"--config={value}"
+        after_config = arg == "--config"
+        resolved.append(arg)
+    return resolved
+
+
+def quiet_dependencies() -> None:
+    """No deprecation notice from inside our dependencies (Lightning's use of torch's
+    ``LeafSpec``) and no advertising tip; warnings about the user's settings still show."""
+    deprecated = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+    warnings.filterwarnings("ignore", message=deprecated, category=FutureWarning)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(no_advertising)  # added once, however often called
+
+
+def no_advertising(record: logging.LogRecord) -> bool:
+    return "litlogger" not in record.getMessage()
 
 
 def requested_subcommand(args: list[str]) -> str | None:
@@ -119,11 +223,15 @@ def one_line(message: str) -> str:
 
 
 def main(args: list[str] | None = None) -> LessonsCLI:
+    quiet_dependencies()
+    if args is None:
+        sys.argv[1:] = resolve_configs(sys.argv[1:])
     return LessonsCLI(
         trainer_defaults={
+            # metrics.csv and TensorBoard event files in one run folder: runs/<lesson>/version_<n>
             "logger": {
-                "class_path": "lightning.pytorch.loggers.CSVLogger",
-                "init_args": {"save_dir": "runs", "name": "lesson"},
+                "class_path": "runner.loggers.RunLogger",
+                "init_args": {"save_dir": RUNS, "name": "lesson"},
             },
             # A Lightning step is a block of course epochs on small data: log every one.
             "log_every_n_steps": 1,
@@ -133,23 +241,29 @@ def main(args: list[str] | None = None) -> LessonsCLI:
         parser_kwargs={"exit_on_error": False}
         | {subcommand: {"exit_on_error": False} for subcommand in LightningCLI.subcommands()},
         save_config_kwargs={"overwrite": True},
-        args=args,
+        args=None if args is None else resolve_configs(list(args)),
     )
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``python cli.py …`` and the ``lessons`` command: errors end in one line."""
+    program = "lessons" if Path(sys.argv[0]).name == "lessons" else "python cli.py"
     if os.environ.get("LESSONS_DEBUG"):
         main()
-    else:
-        try:
-            main()
-        except ArgumentError as error:
-            subcommand = requested_subcommand(sys.argv[1:]) or "fit"
-            sys.exit(
-                f"error: {one_line(str(error))}; "
-                f"`python cli.py {subcommand} --help` lists the options"
-            )
-        except (ValueError, OSError, FloatingPointError) as error:
-            sys.exit(f"error: {one_line(str(error))}  (LESSONS_DEBUG=1 shows the traceback)")
-        except SIGTERMException:
-            sys.exit(128 + signal.SIGTERM)  # stopped by SIGTERM, checkpoint saved
+        return
+    try:
+        main()
+    except ArgumentError as error:
+        subcommand = requested_subcommand(sys.argv[1:]) or "fit"
+        sys.exit(
+            f"error: {one_line(str(error))}; `{program} {subcommand} --help` lists the options"
+        )
+    except (ValueError, OSError, FloatingPointError, MisconfigurationException) as error:
+        # MisconfigurationException: a Trainer setting this machine cannot honour (mps here)
+        sys.exit(f"error: {one_line(str(error))}  (LESSONS_DEBUG=1 shows the traceback)")
+    except SIGTERMException:
+        sys.exit(128 + signal.SIGTERM)  # stopped by SIGTERM, checkpoint saved
+
+
+if __name__ == "__main__":
+    run()

@@ -3,7 +3,7 @@
     LESSONS_DATA_DIR=../shared/data python bench/gpu_check.py [--configs diabetes mnist ...]
 
 Prints a table config × mode → ok / error and seconds (whole process), and writes it to
-bench/results/gpu_check.json. Modes: fp32, bf16-mixed, 16-mixed, and ddp (strategy ddp on
+bench/results/gpu_check.json. Modes: fp32, bf16-mixed, 16-mixed, and ddp (the ddp preset on
 the one GPU, so that the NCCL path is exercised even on a single-GPU machine).
 """
 
@@ -20,11 +20,12 @@ from pathlib import Path
 from run import child_environment  # bench/ is on the path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = {
+MODES: dict[str, list[str]] = {
     "fp32": ["--trainer.precision", "32-true"],
     "bf16-mixed": ["--trainer.precision", "bf16-mixed"],
     "16-mixed": ["--trainer.precision", "16-mixed"],
-    "ddp": ["--trainer.strategy", "ddp", "--trainer.devices", "1"],
+    # the ddp preset (configs/trainer/ddp.yaml), held to the one GPU
+    "ddp": ["--config", str(REPO / "configs" / "trainer" / "ddp.yaml"), "--trainer.devices", "1"],
 }
 FEW_STEPS = [
     "--trainer.max_steps",

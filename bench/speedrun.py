@@ -29,7 +29,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from datamodules.mnist import MNISTDataModule, normalise  # noqa: E402
-from lessons.blocks import ResidualBlock  # noqa: E402
+from lessons.advanced_cnn import ResidualBlock  # noqa: E402
 
 CONFIG = REPO / "configs" / "mnist_speedrun.yaml"
 EPOCHS, BATCH, MAX_LR, CHANNELS = 2, 512, 0.01, (32, 64)  # as in the config

@@ -25,11 +25,10 @@ class HelloDataModule(L.LightningDataModule):
                 f"source and target need the same, non-zero length (one output character per "
                 f"input character); got {source!r} and {target!r}"
             )
-        self.save_hyperparameters()
-        self.source, self.target = source, target
+        self.save_hyperparameters()  # the settings are read from self.hparams, nowhere else
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader([(self.source, self.target)], batch_size=1)
+        return DataLoader([(self.hparams.source, self.hparams.target)], batch_size=1)
 
     def predict_dataloader(self) -> DataLoader:
-        return DataLoader([self.source], batch_size=1)
+        return DataLoader([self.hparams.source], batch_size=1)

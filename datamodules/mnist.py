@@ -4,8 +4,9 @@ The four ``.gz`` files are the ones ``torchvision.datasets.MNIST`` downloads and
 are fetched and checked in ``prepare_data`` and decoded here, because torchvision's own
 loader extracts them next to themselves, which fails on a read-only data folder.
 
-Splits: a seeded ``val_fraction`` of the 60 000 training images is held out for validation;
-the 10 000 test images are the test set; predict reads the test images or a folder of PNGs.
+Splits: ``val_fraction`` 0 trains on all 60 000 training images, as the course; otherwise a
+seeded ``val_fraction`` of them is held out for validation. The 10 000 test images are the
+test set, evaluated after every epoch; predict reads the test images or a folder of PNGs.
 
 Two ways to feed batches (``loader``), with the same numbers coming out:
 
@@ -210,22 +211,24 @@ class MNISTDataModule(L.LightningDataModule):
         if seed < 0:
             raise ValueError(f"seed must be 0 or more, got {seed}")
         held_out = round(TRAIN_IMAGES * val_fraction)
-        if not 0 < held_out < TRAIN_IMAGES:
+        if not (val_fraction == 0 or 0 < held_out < TRAIN_IMAGES):
             raise ValueError(
                 f"val_fraction {val_fraction} holds out {held_out} of the {TRAIN_IMAGES} "
                 f"training images, leaving {TRAIN_IMAGES - held_out} to train on; "
-                f"choose a val_fraction between 0 and 1, such as 0.1"
+                f"choose 0 (the course: train on all, test every epoch) or a fraction "
+                f"such as 0.1"
             )
-        self.save_hyperparameters()
-        self.data_dir = resolve_data_dir(data_dir)
-        self.batch_size = batch_size
-        self.val_fraction = val_fraction
-        self.seed = seed
-        self.loader = loader
-        self.num_workers = num_workers
-        self.predict_path = Path(predict_path) if predict_path else None
+        self.save_hyperparameters()  # the settings are read from self.hparams, nowhere else
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self.device_splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def data_dir(self) -> Path:
+        return resolve_data_dir(self.hparams.data_dir)
+
+    @property
+    def predict_path(self) -> Path | None:
+        return Path(self.hparams.predict_path) if self.hparams.predict_path else None
 
     def prepare_data(self) -> None:
         """Fetch and check the files now, before the Trainer makes a run folder."""
@@ -235,11 +238,13 @@ class MNISTDataModule(L.LightningDataModule):
     def setup(self, stage: str) -> None:
         if stage in ("fit", "validate"):
             images, labels = self.read("train")
-            order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))
-            held_out = round(len(images) * self.val_fraction)
+            generator = torch.Generator().manual_seed(self.hparams.seed)
+            order = torch.randperm(len(images), generator=generator)
+            held_out = round(len(images) * self.hparams.val_fraction)
             val, train = order[:held_out].sort().values, order[held_out:].sort().values
             self.splits["train"] = images[train], labels[train]
-            self.splits["val"] = images[val], labels[val]
+            if held_out:
+                self.splits["val"] = images[val], labels[val]
         if stage in ("fit", "validate", "test") or (stage == "predict" and not self.predict_path):
             self.splits["test"] = self.read("t10k")
         if stage == "predict":
@@ -263,9 +268,9 @@ class MNISTDataModule(L.LightningDataModule):
         return self.batches("train", shuffle=True)
 
     def val_dataloader(self) -> list[DataLoader | TensorBatches]:
-        """The held-out images (dataloader 0) and the test set (1): the course prints the
-        test accuracy after every epoch, and ``val_acc`` picks the best checkpoint."""
-        return [self.batches("val"), self.batches("test")]
+        """The held-out images, if any, then the test set (always last): the course prints
+        the test accuracy after every epoch; ``val_acc`` may pick the best checkpoint."""
+        return [self.batches(split) for split in ("val", "test") if split in self.splits]
 
     def test_dataloader(self) -> DataLoader | TensorBatches:
         return self.batches("test")
@@ -273,7 +278,7 @@ class MNISTDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """A plain DataLoader, whichever the way: Lightning then tracks each image's index,
         and under DDP shards the images and the prediction writer gathers them back."""
-        return DataLoader(PredictSet(*self.splits["predict"]), batch_size=self.batch_size)
+        return DataLoader(PredictSet(*self.splits["predict"]), batch_size=self.hparams.batch_size)
 
     def batches(self, split: str, shuffle: bool = False) -> DataLoader | TensorBatches:
         """The loader of ``split`` for this rank, the configured way."""
@@ -282,16 +287,16 @@ class MNISTDataModule(L.LightningDataModule):
             (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         )
         sampler = EpochShardSampler(
-            images, num_replicas=ranks, rank=rank, shuffle=shuffle, seed=self.seed
+            images, num_replicas=ranks, rank=rank, shuffle=shuffle, seed=self.hparams.seed
         )
-        if self.loader == "fast":
-            return TensorBatches(*self.on_device(split), self.batch_size, sampler)
+        if self.hparams.loader == "fast":
+            return TensorBatches(*self.on_device(split), self.hparams.batch_size, sampler)
         return DataLoader(
             CourseMNIST(images, labels, train=split != "test", transform=COURSE_TRANSFORM),
-            batch_size=self.batch_size,
+            batch_size=self.hparams.batch_size,
             sampler=sampler,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
         )
 
     def on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,8 +14,9 @@ with a one-line error - in a data file, naming the file and the line.
 Batches are ``(codes [B, T], countries [B])``: as the course's ``make_tensors``, the names
 of a batch are sorted longest first and padded with code 0 (which no name holds) to the
 longest, the order ``pack_padded_sequence`` needs, so the GRU never reads the padding.
-A seeded ``val_fraction`` of the training file is held out for validation; the test file is
-the test set; predict reads ``predict_names``.
+``val_fraction`` 0 trains on the whole training file, as the course; otherwise a seeded
+``val_fraction`` of it is held out for validation. The test file is the test set, evaluated
+after every epoch; predict reads ``predict_names``.
 
 >>> encode("Müller")
 [77, 117, 108, 108, 101, 114]
@@ -142,9 +143,10 @@ class NamesDataModule(L.LightningDataModule):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if not 0 < val_fraction < 1:
+        if not 0 <= val_fraction < 1:
             raise ValueError(
-                f"val_fraction must be between 0 and 1, such as 0.1; got {val_fraction}"
+                f"val_fraction must be 0 (the course: train on all, test every epoch) or "
+                f"between 0 and 1, such as 0.1; got {val_fraction}"
             )
         if num_workers < 0:
             raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
@@ -166,12 +168,13 @@ class NamesDataModule(L.LightningDataModule):
                 len(rows), generator=torch.Generator().manual_seed(self.hparams.seed)
             )
             held_out = round(len(rows) * self.hparams.val_fraction)
-            if not 0 < held_out < len(rows):
+            if held_out >= len(rows) or (self.hparams.val_fraction > 0 and held_out == 0):
                 raise ValueError(
                     f"val_fraction {self.hparams.val_fraction} holds out {held_out} of "
                     f"{len(rows)} names; choose one that leaves some on each side, such as 0.1"
                 )
-            self.splits["val"] = [rows[i] for i in order[:held_out].tolist()]
+            if held_out:
+                self.splits["val"] = [rows[i] for i in order[:held_out].tolist()]
             self.splits["train"] = [rows[i] for i in order[held_out:].tolist()]
         if stage in ("fit", "validate", "test"):
             test = read_names(fetch(NAMES_TEST, self.hparams.data_dir), self.countries)
@@ -206,9 +209,9 @@ class NamesDataModule(L.LightningDataModule):
         return self.loader("train", shuffle=True)
 
     def val_dataloader(self) -> list[DataLoader]:
-        """The held-out names (dataloader 0) and the test set (1): the course prints the
-        test accuracy after every epoch, and ``val_acc`` picks the best checkpoint."""
-        return [self.loader("val"), self.loader("test")]
+        """The held-out names, if any, then the test set (always last): the course tests
+        after every epoch; ``val_acc`` may pick the best checkpoint."""
+        return [self.loader(split) for split in ("val", "test") if split in self.splits]
 
     def test_dataloader(self) -> DataLoader:
         return self.loader("test")

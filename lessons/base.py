@@ -3,59 +3,77 @@
 The course counts *epochs* of full-batch training in the hundreds or thousands. Paying a
 Lightning training step (hooks, logging, progress bar) for each of them costs far more than
 the maths on toy data, so a ``CourseLesson`` runs ``steps_per_batch`` course epochs inside
-one training step, with manual optimisation: ``trainer.global_step`` still counts every
-optimizer step, and one Lightning epoch is a block of course epochs.
+one training step, with manual optimisation: ``trainer.global_step`` counts every course
+epoch, and one Lightning epoch is a block of course epochs.
 
 A lesson implements ``course_step(batch) -> loss``: one course epoch on ``batch``, update
-included (``self.optimize(loss)`` for lessons that use a torch optimizer). The per-course-epoch
-losses are kept for the lesson's figures and travel in checkpoints, so a resumed run draws the
-whole curve.
+included, written as the course writes it - ``optimizer.zero_grad()``,
+``self.manual_backward(loss)``, ``optimizer.step()`` with ``optimizer = self.optimizers()``,
+or by hand (lessons 2-4). ``self.course_epoch`` is the course epoch being run and
+``self.printing`` says whether to print its lines (every ``print_every`` course epochs, and
+the last). The per-course-epoch losses are kept for the lesson's figures and travel in
+checkpoints, so a resumed run draws the whole curve.
 
 Each update goes through Lightning (``manual_backward`` and its optimizer wrapper) only when
 that adds something: loss scaling in float16, gradient averaging under DDP, or a callback or
-lesson that overrides a backward or optimizer-step hook. Otherwise it goes straight to torch -
-``loss.backward()``, ``optimizer.step()`` - because the three hook rounds of each update
-would cost more than a toy step's maths; ``global_step`` counts it all the same.
+lesson that overrides a backward or optimizer-step hook. Otherwise ``self.optimizers()`` and
+``self.manual_backward`` go straight to torch - ``loss.backward()``, ``optimizer.step()`` -
+because the three hook rounds of each update would cost more than a toy step's maths;
+``global_step`` counts it all the same.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch import Callback
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from lessons.hyperparameters import safe_hyperparameters
+
 
 class CourseLesson(L.LightningModule):
-    #: The maths of this lesson must stay in float32 (hand-written gradients, exhaustive
-    #: search): mixed precision is switched off inside its steps.
+    #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
+    #: mixed precision is switched off inside its steps.
     float32_only: bool = False
-    #: Under DDP each process trains its own copy and gradients are averaged through the
-    #: optimizer; a lesson that updates its weights by hand has nothing to average, so it
-    #: refuses several processes.
-    distributable: bool = True
+    #: A lesson that updates its weights by hand (lessons 2-4) has no optimizer to count its
+    #: steps, so each course epoch is counted here; and, as under DDP gradients are averaged
+    #: through the optimizer, it has nothing to average: it refuses several processes.
+    updates_by_hand: bool = False
 
-    def __init__(self, steps_per_batch: int = 1) -> None:
+    def __init__(self, steps_per_batch: int = 1, print_every: int = 0) -> None:
+        """``print_every``: course epochs between the printed progress lines (1: every one,
+        as the course; 0: none)."""
         super().__init__()
         if steps_per_batch < 1:
             raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
+        if print_every < 0:
+            raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
         self.steps_per_batch = steps_per_batch
+        self.print_every = print_every
         self.automatic_optimization = False
         self.loss_history: list[float] = []  # the training loss of every course epoch
         self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
+        self.course_epoch = 0  # the course epoch being run
+        self.printing = False  # whether this course epoch prints its lines
+        self.last_course_epoch = math.inf  # the last course epoch of this fit, always printed
         self.update_through_lightning = True  # decided when training starts
+        self.direct_optimizer: DirectOptimizer | None = None
 
     def course_step(self, batch: Any) -> torch.Tensor:
         """One course epoch on ``batch``, update included; returns the loss before the update."""
         raise NotImplementedError
 
     def setup(self, stage: str) -> None:
-        if self.trainer.world_size > 1 and not self.distributable:
+        if self.trainer.world_size > 1 and self.updates_by_hand:
             raise ValueError(
                 f"{type(self).__name__} updates its weights by hand, so several processes "
                 "would train separate copies; run it on one device (--trainer.devices 1)"
@@ -71,23 +89,47 @@ class CourseLesson(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.update_through_lightning = needs_lightning_updates(self.trainer, self)
+        optimizer = super().optimizers()
+        direct = not self.update_through_lightning and isinstance(optimizer, LightningOptimizer)
+        self.direct_optimizer = DirectOptimizer(optimizer) if direct else None
+        epochs, batches = self.trainer.max_epochs, self.trainer.num_training_batches
+        if epochs is not None and epochs >= 0:
+            self.last_course_epoch = epochs * batches * self.steps_per_batch - 1
+
+    def optimizers(self, use_pl_optimizer: bool = True) -> Any:
+        """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
+        if use_pl_optimizer and self.direct_optimizer is not None:
+            return self.direct_optimizer
+        return super().optimizers(use_pl_optimizer)
+
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """``loss.backward()``, through Lightning where it scales the loss or runs hooks."""
+        if self.update_through_lightning:
+            super().manual_backward(loss, *args, **kwargs)
+        else:
+            loss.backward(*args, **kwargs)
 
     def optimize(self, loss: torch.Tensor) -> None:
         """The course's update: zero_grad → backward → step."""
         optimizer = self.optimizers()
         optimizer.zero_grad()
-        if self.update_through_lightning:
-            self.manual_backward(loss)
-            optimizer.step()
-        else:  # what optimizer.step() does on one device in 32 or bf16 bits, minus the hooks
-            loss.backward()
-            optimizer._on_before_step()  # Lightning's step counting: global_step
-            optimizer.optimizer.step()
-            optimizer._on_after_step()
+        self.manual_backward(loss)
+        optimizer.step()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
+        losses = []
         with self.full_precision() if self.float32_only else contextlib.nullcontext():
-            losses = [self.course_step(batch).detach() for _ in range(self.steps_per_batch)]
+            for step in range(self.steps_per_batch):
+                self.course_epoch = len(self.loss_history) + step
+                self.printing = self.print_every > 0 and (
+                    self.course_epoch % self.print_every == 0
+                    or self.course_epoch == self.last_course_epoch
+                )
+                losses.append(self.course_step(batch).detach())
+        if self.updates_by_hand:  # count each course epoch as Lightning counts optimizer steps:
+            # global_step drives checkpoints and resuming
+            progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+            progress.increment_by(self.steps_per_batch)
         losses = torch.stack(losses).float()
         if not torch.isfinite(losses).all():
             self.stop_diverged(losses)
@@ -114,12 +156,37 @@ class CourseLesson(L.LightningModule):
             self.val_loss_history.append((len(self.loss_history), float(val_loss)))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # An optimizer class given in Python is kept as a config, which weights_only=True reads.
+        checkpoint["hyper_parameters"] = safe_hyperparameters(
+            type(self), checkpoint.get("hyper_parameters")
+        )
         checkpoint["loss_history"] = self.loss_history
         checkpoint["val_loss_history"] = self.val_loss_history
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.loss_history = list(checkpoint.get("loss_history", []))
         self.val_loss_history = [tuple(p) for p in checkpoint.get("val_loss_history", [])]
+
+
+class DirectOptimizer:
+    """``zero_grad`` and ``step`` of the torch optimizer, with ``step`` counted in
+    ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds."""
+
+    def __init__(self, wrapper: LightningOptimizer) -> None:
+        self.wrapper = wrapper
+        self.optimizer = wrapper.optimizer
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none)
+
+    def __getattr__(self, name: str) -> Any:  # param_groups, state…, as Lightning's wrapper
+        return getattr(self.optimizer, name)
+
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> Any:
+        self.wrapper._on_before_step()  # Lightning's step counting: global_step
+        result = self.optimizer.step(closure)
+        self.wrapper._on_after_step()
+        return result
 
 
 def needs_lightning_updates(trainer: L.Trainer, lesson: L.LightningModule) -> bool:

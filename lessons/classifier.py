@@ -1,15 +1,46 @@
-"""What the classification lessons share (lesson 9 on): loss, accuracy, curves, confusion.
+"""What the classification lessons share (lesson 9 on): the course's train() and test().
 
-Training is Lightning's automatic optimisation, one mini-batch per step, as the course's
-loop: forward → loss → zero_grad → backward → step, with the optimizer from the config.
+The course (lessons 9-11)::
 
-The course prints the test accuracy after every epoch. Here each validation pass runs over
-two sets - the held-out training images (``val_*``) and the test set (``test_*``) - so both
-are logged every epoch, while only ``val_acc`` may choose the best checkpoint.
+    def train(epoch):                          # → training_step, one mini-batch per call
+        running_loss = 0.0
+        for batch_idx, data in enumerate(train_loader, 0):
+            inputs, target = data
+            optimizer.zero_grad()              #   Lightning's automatic optimisation does
+            outputs = model(inputs)            #   zero_grad, backward and step around
+            loss = criterion(outputs, target)  #   the loss that training_step returns
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            if batch_idx % 300 == 299:
+                print('[%d, %5d] loss: %.3f' % (epoch + 1, batch_idx + 1, running_loss / 300))
+                running_loss = 0.0
 
-Nothing in a step waits for the device: losses and accuracies are summed where they are
-computed (torchmetrics) and come to the host once per epoch, into ``history``, which the
-curves are drawn from and which checkpoints carry, so a resumed run draws the whole curve.
+    def test():                                # → evaluate, one test batch per call
+        correct = 0
+        total = 0
+        with torch.no_grad():
+            for data in test_loader:
+                images, labels = data
+                outputs = model(images)
+                _, predicted = torch.max(outputs.data, dim=1)
+                total += labels.size(0)
+                correct += (predicted == labels).sum().item()
+        print('accuracy on test set: %d %% [%d/%d]' % (100 * correct / total, correct, total))
+
+    for epoch in range(10):
+        train(epoch)
+        test()                                 # → the validation pass after every epoch
+
+and the lesson prints the same lines (``print_every`` epochs: 1, the course's rate; 0, none).
+The validation pass runs over the test set after every epoch, as the course's ``test()``;
+with a hold-out (the datamodule's ``val_fraction``) it first runs over the held-out training
+images (``val_*``), and only ``val_acc`` may choose the best checkpoint.
+
+Nothing in a step waits for the device except the course's running loss, once per 300
+batches: losses and hits are summed where they are computed and come to the host once per
+epoch, into ``history``, which the curves are drawn from and which checkpoints carry, so a
+resumed run draws the whole curve.
 """
 
 from __future__ import annotations
@@ -23,34 +54,51 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import CatMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from lessons import figures
+from lessons.hyperparameters import safe_hyperparameters
 
-#: What each validation dataloader is, by its index.
+#: The evaluation sets of a validation pass, in the datamodule's order: the held-out
+#: training images when there are any, then the test set, always last.
 VALIDATION_SETS = ("val", "test")
 
 
 class ClassifierLesson(L.LightningModule):
-    def __init__(self, num_classes: int, optimizer: OptimizerCallable = torch.optim.SGD) -> None:
+    """``print_every``: print the course's lines every this many epochs (1, the course's
+    rate; 0, never). ``class_names``: the name of each class, which the confusion matrix is
+    labelled with; a lesson sets it (digits, countries)."""
+
+    #: Every how many mini-batches the course prints the training loss.
+    loss_every = 300
+
+    def __init__(
+        self,
+        num_classes: int,
+        optimizer: OptimizerCallable = torch.optim.SGD,
+        print_every: int = 1,
+    ) -> None:
         super().__init__()
+        if print_every < 0:
+            raise ValueError(f"print_every must be 0 (never) or more, got {print_every}")
         self.num_classes = num_classes
         self.optimizer = optimizer
+        self.print_every = print_every
+        self.class_names = [str(i) for i in range(num_classes)]
         self.criterion = nn.CrossEntropyLoss()
         # Inputs come from our own model and data: argument checks would cost a device
         # round trip per step; a NaN loss shows in the epoch mean anyway.
-        losses = {
-            f"{stage}_loss": MeanMetric(nan_strategy="disable")
-            for stage in ("train", *VALIDATION_SETS)
-        }
-        accuracies = {
-            f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False)
-            for stage in VALIDATION_SETS
-        }
-        self.epoch_metrics = nn.ModuleDict(losses | accuracies)
-        # true × classes + predicted, per test image: counted once an epoch, because
-        # torchmetrics' ConfusionMatrix counts with torch.bincount, a device wait every batch.
-        self.test_outcomes = CatMetric(nan_strategy="disable")
+        self.epoch_losses = nn.ModuleDict(
+            {
+                f"{stage}_loss": MeanMetric(nan_strategy="disable")
+                for stage in ("train", *VALIDATION_SETS)
+            }
+        )
+        # true × classes + predicted, per image: the course's correct and total, and the
+        # confusion matrix, counted once an epoch (a bincount per batch waits for the device).
+        self.outcomes = nn.ModuleDict(
+            {stage: CatMetric(nan_strategy="disable") for stage in VALIDATION_SETS}
+        )
+        self.running_loss = torch.zeros(())
         self.history: dict[str, list[tuple[int, float]]] = {}
         self.confusion_counts: torch.Tensor | None = None
         #: The first test batch of the last evaluation: (inputs, predicted, true).
@@ -59,19 +107,44 @@ class ClassifierLesson(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer(self.parameters())
 
+    def printing(self) -> bool:
+        """Whether this epoch prints the course's lines."""
+        return self.print_every > 0 and (self.current_epoch + 1) % self.print_every == 0
+
+    # train(epoch)
+
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
-        x, y = batch
-        loss = self.criterion(self(x), y)
+        inputs, target = batch
+        outputs = self(inputs)
+        loss = self.criterion(outputs, target)
         self.log("train_loss_step", loss)  # written every log_every_n_steps
-        self.epoch_metrics["train_loss"].update(loss.detach())
-        return loss
+        self.epoch_losses["train_loss"].update(loss.detach())
+        if self.printing():  # the course's running_loss += loss.item(), without waiting
+            self.running_loss = self.running_loss.to(loss.device) + loss.detach()
+            if (batch_idx + 1) % self.loss_every == 0:
+                self.print_loss(batch_idx + 1, len(target))
+        return loss  # Lightning runs zero_grad, backward and step around this
+
+    def on_train_epoch_start(self) -> None:
+        self.running_loss = torch.zeros(())
+
+    def print_loss(self, batches: int, batch_size: int) -> None:
+        """The course's line every ``loss_every`` batches: the mean loss over them."""
+        running_loss = self.running_loss.item() / self.loss_every
+        line = "[%d, %5d] loss: %.3f" % (self.current_epoch + 1, batches, running_loss)  # noqa: UP031
+        self.print(line)
+        self.running_loss = torch.zeros(())
+
+    # test()
 
     def validation_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        self.evaluate(batch, batch_idx, VALIDATION_SETS[dataloader_idx])
+        # The test set is the datamodule's last loader: the only one without a hold-out.
+        sets = VALIDATION_SETS[-len(self.trainer.num_val_batches) :]
+        self.evaluate(batch, batch_idx, sets[dataloader_idx])
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.evaluate(batch, batch_idx, "test")
@@ -79,15 +152,16 @@ class ClassifierLesson(L.LightningModule):
     def evaluate(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, stage: str
     ) -> None:
-        x, y = batch
-        logits = self(x)
+        images, labels = batch
+        outputs = self(images)
+        predicted = outputs.argmax(dim=1)
         # One loss per image, so that the epoch mean weighs a short last batch fairly.
-        self.epoch_metrics[f"{stage}_loss"].update(self.criterion(logits, y).expand(len(y)))
-        self.epoch_metrics[f"{stage}_acc"].update(logits, y)
-        if stage == "test":
-            self.test_outcomes.update(y * self.num_classes + logits.argmax(dim=1))
-            if batch_idx == 0:
-                self.examples = (x.detach(), logits.argmax(dim=1), y)
+        self.epoch_losses[f"{stage}_loss"].update(
+            self.criterion(outputs, labels).expand(len(labels))
+        )
+        self.outcomes[stage].update(labels * self.num_classes + predicted)
+        if stage == "test" and batch_idx == 0:
+            self.examples = (images.detach(), predicted, labels)
 
     def on_validation_epoch_start(self) -> None:
         if not self.trainer.sanity_checking:
@@ -100,7 +174,7 @@ class ClassifierLesson(L.LightningModule):
     def stop_if_diverged(self) -> None:
         """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked
         when the epoch's training ends, and before each validation pass, which saves them."""
-        train_loss = self.epoch_metrics["train_loss"]
+        train_loss = self.epoch_losses["train_loss"]
         if train_loss.update_called and not torch.isfinite(loss := train_loss.compute()):
             raise FloatingPointError(
                 f"the training loss became {loss.item()} in epoch {self.current_epoch + 1} "
@@ -115,27 +189,37 @@ class ClassifierLesson(L.LightningModule):
         self.end_epoch("test")
 
     def end_epoch(self, stage: str) -> None:
-        """Log the epoch's mean loss (and accuracy), keep them in ``history``, reset."""
-        metrics = {
-            name: metric
-            for name, metric in self.epoch_metrics.items()
-            if name.startswith(f"{stage}_")
-        }
-        values = {name: metric.compute() for name, metric in metrics.items()}
-        if stage == "test":
-            outcomes = self.test_outcomes.compute().long()
+        """Log the epoch's mean loss (and accuracy), keep them in ``history``, reset; after
+        the test set, print the course's accuracy line."""
+        loss = self.epoch_losses[f"{stage}_loss"]
+        if not loss.update_called:  # no hold-out: no val_* metrics
+            return
+        values = {f"{stage}_loss": loss.compute()}
+        loss.reset()
+        if stage in self.outcomes:
+            outcomes = self.outcomes[stage].compute().long()
+            self.outcomes[stage].reset()
             counts = torch.bincount(outcomes, minlength=self.num_classes**2)
-            self.confusion_counts = counts.view(self.num_classes, self.num_classes).cpu()
-            self.test_outcomes.reset()
+            counts = counts.view(self.num_classes, self.num_classes).cpu()
+            correct, total = counts.trace().item(), counts.sum().item()
+            values[f"{stage}_acc"] = torch.tensor(correct / total)
+            if stage == "test":
+                self.confusion_counts = counts
+                if self.printing() and not self.trainer.sanity_checking:
+                    self.print_accuracy(correct, total)
         self.log_dict(values, prog_bar=stage != "train")
         if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
             for name, value in values.items():
                 self.history.setdefault(name, []).append((self.current_epoch + 1, value.item()))
-        for metric in metrics.values():
-            metric.reset()
+
+    def print_accuracy(self, correct: int, total: int) -> None:
+        """The course's line after each test pass."""
+        percent = 100 * correct / total
+        self.print("accuracy on test set: %d %% [%d/%d]" % (percent, correct, total))  # noqa: UP031
 
     def draw_figures(self, folder: Path) -> None:
-        """Loss and accuracy against epoch, and the last test pass's confusion matrix."""
+        """Loss and accuracy against epoch, and the last test pass's confusion matrix,
+        labelled with ``class_names``."""
         for quantity, scale, ylabel in (("loss", 1, "Loss"), ("acc", 100, "Accuracy (%)")):
             curves = {
                 name.removesuffix(f"_{quantity}"): (
@@ -152,12 +236,56 @@ class ClassifierLesson(L.LightningModule):
             figures.plot_confusion_matrix(
                 folder / "confusion_matrix.png",
                 counts,
-                [str(label) for label in range(self.num_classes)],
+                self.class_names,
                 f"Test set at the end: {counts.trace() / counts.sum():.2%} right",
             )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # An optimizer class given in Python is kept as a config, which weights_only=True reads.
+        checkpoint["hyper_parameters"] = safe_hyperparameters(
+            type(self), checkpoint.get("hyper_parameters")
+        )
         checkpoint["history"] = self.history
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.history = dict(checkpoint.get("history", {}))
+
+
+class DigitClassifier(ClassifierLesson):
+    """MNIST's ten digits (lessons 9-11). ``predict`` writes one row per image - its index,
+    the predicted digit, the ten probabilities p_0…p_9 and, when known, its true label. After
+    ``fit`` the run folder also gets the first test batch with its predictions
+    (``test_images.png``) and, for a net whose first layer is the convolution ``conv1``, its
+    learned filters (``filters.png``): what the net looks for before anything else."""
+
+    def __init__(
+        self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
+    ) -> None:
+        super().__init__(num_classes=10, optimizer=optimizer, print_every=print_every)
+
+    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Softmax only here: training takes the raw scores (CrossEntropyLoss)."""
+        p = torch.softmax(self(batch["image"]).float(), dim=1)
+        row = {"index": batch["index"], "digit": p.argmax(dim=1), "p": p}
+        return row | ({"label": batch["label"]} if "label" in batch else {})
+
+    def draw_figures(self, folder: Path) -> None:
+        super().draw_figures(folder)
+        if self.examples is not None:
+            images, predicted, true = (tensor.cpu() for tensor in self.examples)
+            pairs = list(zip(predicted.tolist(), true.tolist()))
+            figures.plot_image_grid(
+                folder / "test_images.png",
+                images.squeeze(1).float(),
+                [str(p) if p == t else f"{p} (true {t})" for p, t in pairs],
+                [p != t for p, t in pairs],
+            )
+        conv = getattr(self, "conv1", None)
+        if isinstance(conv, nn.Conv2d) and conv.in_channels == 1:
+            filters = conv.weight.detach().float().cpu().squeeze(1)  # [out, k, k]
+            figures.plot_image_grid(
+                folder / "filters.png",
+                filters,
+                [f"filter {i}" for i in range(len(filters))],
+                [False] * len(filters),
+            )

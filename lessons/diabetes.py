@@ -1,20 +1,28 @@
-"""Lessons 7 and 8 - many input features: the 8 → 6 → 4 → 1 sigmoid network on diabetes.
+"""Lessons 7 and 8 - many input features: the course's 8 → 6 → 4 → 1 sigmoid net on diabetes.
 
-Each layer is a Linear map followed by a sigmoid; the last sigmoid gives P(diabetes), and
-the loss is the mean binary cross-entropy. Lesson 7 trains on the whole training set at once
-(SGD lr 0.1, the course's 100 000 epochs); lesson 8 in shuffled mini-batches of 32 (SGD lr 0.01).
-Both are configs of this one module (configs/diabetes.yaml, configs/diabetes_minibatch.yaml).
+The course's ``Model`` is written here as the course writes it (``linear1..3``, ``sigmoid``),
+with ``BCELoss(reduction='mean')``. Lesson 7 trains it on the whole training set at once
+(``SGD(lr=0.1)``, the course's 100 000 epochs, configs/diabetes.yaml); lesson 8 in shuffled
+mini-batches of 32 (``SGD(lr=0.01)``, 100 epochs, configs/diabetes_minibatch.yaml).
 
-Accuracy, AUROC and F1 are reported for training and validation, beside the accuracy of always
-answering the majority class, so that a reader sees what was learned.
+What the course prints, printed where the course prints it: lesson 7 ``epoch loss``, lesson 8
+``epoch i loss`` (i: the iteration, one mini-batch, within the epoch), every ``print_every``
+course epochs (lesson 8: iterations) and the last; ``print_every: 1`` is the course's rate.
 
->>> DiabetesClassifier(hidden_sizes=[6, 4]).net
+Beyond the course: other layer widths, feature counts or activations (``hidden_sizes``,
+``in_features``, ``activation``: the course's invitation to try) build a stack of layers instead;
+accuracy, AUROC and F1 are logged beside the majority-class baseline, and the confusion matrix of
+the last validation is drawn.
+
+>>> DiabetesClassifier()(torch.zeros(2, 8)).shape
+torch.Size([2, 1])
+>>> DiabetesClassifier(hidden_sizes=[16, 8], activation="relu").net
 Sequential(
-  (0): Linear(in_features=8, out_features=6, bias=True)
-  (1): Sigmoid()
-  (2): Linear(in_features=6, out_features=4, bias=True)
-  (3): Sigmoid()
-  (4): Linear(in_features=4, out_features=1, bias=True)
+  (0): Linear(in_features=8, out_features=16, bias=True)
+  (1): ReLU()
+  (2): Linear(in_features=16, out_features=8, bias=True)
+  (3): ReLU()
+  (4): Linear(in_features=8, out_features=1, bias=True)
   (5): Sigmoid()
 )
 """
@@ -22,17 +30,23 @@ Sequential(
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryConfusionMatrix,
+    BinaryF1Score,
+)
 
 from lessons import figures
 from lessons.base import CourseLesson
 
 ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+COURSE_NET = (8, [6, 4], "sigmoid")  # in_features, hidden_sizes, activation of the course's Model
 
 
 class DiabetesClassifier(CourseLesson):
@@ -43,31 +57,129 @@ class DiabetesClassifier(CourseLesson):
         activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
         optimizer: OptimizerCallable = torch.optim.SGD,
         steps_per_batch: int = 1,
+        print_every: int = 10_000,
     ) -> None:
-        super().__init__(steps_per_batch)
+        """``print_every``: course epochs (lesson 8: iterations) between printed lines;
+        1: every one, as the course; 0: none. The last one is always printed."""
+        super().__init__(steps_per_batch, print_every)
         self.save_hyperparameters()
-        self.optimizer = optimizer
-        sizes = [in_features, *hidden_sizes, 1]
-        layers: list[torch.nn.Module] = []
-        for fan_in, fan_out in zip(sizes, sizes[1:]):
-            layers += [torch.nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
-        layers[-1] = torch.nn.Sigmoid()  # the output is a probability, whatever comes before
-        self.net = torch.nn.Sequential(*layers)
+        if (in_features, hidden_sizes, activation) == COURSE_NET:  # the course's Model
+            self.linear1 = torch.nn.Linear(8, 6)
+            self.linear2 = torch.nn.Linear(6, 4)
+            self.linear3 = torch.nn.Linear(4, 1)
+            self.sigmoid = torch.nn.Sigmoid()
+            self.net = None
+        else:  # other sizes: Linear layers of these widths, `activation` after each but the last
+            self.net = layer_stack([in_features, *hidden_sizes, 1], ACTIVATIONS[activation])
+
         self.criterion = torch.nn.BCELoss(reduction="mean")
+        self.optimizer = optimizer  # built in configure_optimizers: Lightning owns the parameters
         metrics = MetricCollection(
             {"acc": BinaryAccuracy(), "auroc": BinaryAUROC(), "f1": BinaryF1Score()}
         )
         self.train_metrics = metrics.clone(prefix="train_")
         self.val_metrics = metrics.clone(prefix="val_")
+        self.val_confusion = BinaryConfusionMatrix()  # of each validation, for the figure
+        self.confusion_matrix: torch.Tensor | None = None
+        self.iteration = 0  # the batch's index in its epoch: lesson 8's i
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if self.net is not None:  # the stack of other sizes
+            return self.net(x)
+        x = self.sigmoid(self.linear1(x))
+        x = self.sigmoid(self.linear2(x))
+        x = self.sigmoid(self.linear3(x))
+        return x
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # the course's optimizer = torch.optim.SGD(model.parameters(), lr=0.1), lr from the config
+        return self.optimizer(self.parameters())
 
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = batch
-        loss = self.compute_loss(self(x), y)
-        self.optimize(loss)
+        x_data, y_data = batch  # lesson 8: inputs, labels = data
+        y_pred = self(x_data)
+        loss = self.compute_loss(y_pred, y_data)  # criterion(y_pred, y_data), in float32
+        if self.printing:  # print(epoch, loss.item()), every print_every epochs (base.py)
+            self.print(*self.course_counters(), loss.item())  # rank 0, above the progress bar
+
+        optimizer = self.optimizers()  # Lightning's handle on configure_optimizers' optimizer
+        optimizer.zero_grad()
+        self.manual_backward(loss)  # Lightning's loss.backward(): scales a float16 loss
+        optimizer.step()
         return loss
+
+    def course_counters(self) -> tuple[int, ...]:
+        """What the course prints before the loss: ``epoch`` (lesson 7, one batch per epoch,
+        each step an epoch), or ``epoch, i`` (lesson 8: i, the iteration within the epoch)."""
+        if self.trainer.num_training_batches == 1:
+            return (self.course_epoch,)
+        return (self.current_epoch, self.iteration)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.iteration = batch_idx
+        super().training_step(batch, batch_idx)  # steps_per_batch course epochs on this batch
+        x, y = batch
+        with torch.no_grad():  # metrics of the model as it stands after them
+            self.train_metrics.update(self(x).flatten(), y.flatten().int())
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+
+    def draw_figures(self, folder: Path) -> None:
+        """The course's plot of loss against epoch (lesson 7); with mini-batches (lesson 8) the
+        mean loss of each epoch against epoch, and the loss of each iteration against iteration.
+        The confusion matrix of the last validation, if there was one."""
+        losses, validation = self.loss_history, self.val_loss_history
+        per_epoch = self.trainer.num_training_batches * self.steps_per_batch  # iterations
+        if self.trainer.num_training_batches == 1:  # full batch: each step is a course epoch
+            curves = {"train": (range(len(losses)), losses)}
+            if validation:
+                curves["validation"] = tuple(zip(*validation))
+            figures.plot_curves(folder / "loss.png", curves, "epoch", "loss")
+        else:  # mini-batches: loss per epoch = the mean over its iterations
+            epochs = range(len(losses) // per_epoch)
+            means = [sum(losses[e * per_epoch : (e + 1) * per_epoch]) / per_epoch for e in epochs]
+            curves = {"train, mean over the epoch": (epochs, means)}
+            if validation:  # the validation after epoch e, at e
+                curves["validation"] = (
+                    [n // per_epoch - 1 for n, _ in validation],
+                    [loss for _, loss in validation],
+                )
+            figures.plot_curves(folder / "loss.png", curves, "epoch", "loss")
+            figures.plot_curves(
+                folder / "loss_iterations.png",
+                {"train": (range(len(losses)), losses)},
+                f"iteration ({per_epoch} per epoch)",
+                "loss",
+            )
+        if self.confusion_matrix is not None:
+            figures.plot_confusion_matrix(
+                folder / "confusion_matrix.png", self.confusion_matrix, ["0", "1"], "validation set"
+            )
+
+    # --- beyond the course: validation metrics, predict, checks, older checkpoints ---
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        y_pred = self(x)
+        self.log("val_loss", self.compute_loss(y_pred, y), prog_bar=True, sync_dist=True)
+        self.val_metrics.update(y_pred.flatten(), y.flatten().int())
+        self.log_dict(self.val_metrics, prog_bar=True)
+        self.val_confusion.update(y_pred.flatten(), y.flatten().int())
+        majority = float(self.trainer.datamodule.majority_class)
+        self.log("val_baseline_acc", (y == majority).float().mean(), sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        matrix = self.val_confusion.compute()  # summed over processes under DDP
+        self.val_confusion.reset()
+        if not self.trainer.sanity_checking:
+            self.confusion_matrix = matrix.cpu()
+
+    def predict_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        probability = self(batch[:, : self.hparams.in_features]).flatten()
+        columns = {"probability": probability, "predicted_label": (probability > 0.5).int()}
+        if batch.shape[1] > self.hparams.in_features:  # a labelled file: show the truth beside
+            columns["label"] = batch[:, -1]
+        return columns
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -78,47 +190,23 @@ class DiabetesClassifier(CourseLesson):
                 f"{self.hparams.in_features}; set --model.init_args.in_features {data.num_features}"
             )
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        super().training_step(batch, batch_idx)  # the course epochs on this batch
-        x, y = batch
-        with torch.no_grad():  # metrics of the model as it stands after them
-            self.train_metrics.update(self(x).flatten(), y.flatten().int())
-        self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        if self.net is None:  # checkpoints written before the course's Model held it as net.0/2/4
+            state = checkpoint["state_dict"]
+            for old, new in (
+                ("net.0.", "linear1."),
+                ("net.2.", "linear2."),
+                ("net.4.", "linear3."),
+            ):
+                for key in [k for k in state if k.startswith(old)]:
+                    state[new + key[len(old) :]] = state.pop(key)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        y_pred = self(x)
-        self.log("val_loss", self.compute_loss(y_pred, y), prog_bar=True, sync_dist=True)
-        self.val_metrics.update(y_pred.flatten(), y.flatten().int())
-        self.log_dict(self.val_metrics, prog_bar=True)
-        majority = float(self.trainer.datamodule.majority_class)
-        self.log("val_baseline_acc", (y == majority).float().mean(), sync_dist=True)
 
-    def predict_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        probability = self(batch[:, : self.hparams.in_features]).flatten()
-        columns = {"probability": probability, "predicted_label": (probability > 0.5).int()}
-        if batch.shape[1] > self.hparams.in_features:  # a labelled file: show the truth beside
-            columns["label"] = batch[:, -1]
-        return columns
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer(self.parameters())
-
-    def draw_figures(self, folder: Path) -> None:
-        curves = {"train": (range(len(self.loss_history)), self.loss_history)}
-        if self.val_loss_history:
-            curves["validation"] = tuple(zip(*self.val_loss_history))
-        figures.plot_curves(folder / "loss.png", curves, "Epoch", "loss")
-        data = self.trainer.datamodule
-        if data is None or not len(data.val_set):
-            return
-        x, y = (t.to(self.device) for t in data.val_set.dataset[data.val_set.indices])
-        with torch.no_grad():
-            predicted = (self(x) > 0.5).int().flatten().cpu()
-        matrix = torch.zeros(2, 2, dtype=torch.int64)
-        matrix.index_put_(
-            (y.flatten().long().cpu(), predicted.long()), torch.tensor(1), accumulate=True
-        )
-        figures.plot_confusion_matrix(
-            folder / "confusion_matrix.png", matrix, ["0", "1"], "validation set"
-        )
+def layer_stack(sizes: list[int], activation: type[torch.nn.Module]) -> torch.nn.Sequential:
+    """Linear layers of these widths with ``activation`` between; a sigmoid gives P(diabetes)."""
+    layers: list[torch.nn.Module] = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), activation()]
+    layers[-1] = torch.nn.Sigmoid()
+    return torch.nn.Sequential(*layers)

@@ -32,6 +32,7 @@ def plot_curves(
     title: str | None = None,
     hline: float | None = None,
     grid: bool = False,
+    log_y: bool = False,
 ) -> Path:
     """One line per ``label: (xs, ys)``, as the course's ``plt.plot(epoch_list, loss_list)``."""
     plt = _pyplot()
@@ -52,6 +53,8 @@ def plot_curves(
         ax.legend()
     if grid:
         ax.grid()
+    if log_y:  # curves that fall by orders of magnitude
+        ax.set_yscale("log")
     return _save(fig, path)
 
 

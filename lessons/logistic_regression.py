@@ -2,7 +2,9 @@
 
 y_pred = σ(w·x + b) is the probability of passing after x hours of study; the loss is the
 binary cross-entropy −[y·log ŷ + (1 − y)·log(1 − ŷ)], summed over the samples as in the course.
-Training is lesson 5's loop unchanged.
+Training is lesson 5's loop unchanged, ``epoch loss`` printed every ``print_every`` epochs.
+After training the lesson prints w, b and P(pass) at a few hours (the course shows them only
+in its plot, drawn here into p_pass.png).
 """
 
 from __future__ import annotations
@@ -15,14 +17,31 @@ from lightning.pytorch.cli import OptimizerCallable
 from lessons import figures
 from lessons.linear_regression import LinearRegression
 
+#: The hours at which P(pass) is printed after training.
+HOURS = (1.0, 2.0, 2.5, 3.0, 4.0)
+
 
 class LogisticRegression(LinearRegression):
-    def __init__(self, optimizer: OptimizerCallable = torch.optim.SGD, steps_per_batch: int = 100):
-        super().__init__(optimizer, steps_per_batch)
+    def __init__(
+        self,
+        optimizer: OptimizerCallable = torch.optim.SGD,
+        steps_per_batch: int = 100,
+        print_every: int = 100,
+    ) -> None:
+        super().__init__(optimizer, steps_per_batch, print_every)
         self.criterion = torch.nn.BCELoss(reduction="sum")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.linear(x))
+        y_pred = torch.sigmoid(self.linear(x))
+        return y_pred
+
+    def on_train_end(self) -> None:
+        self.print("w =", self.linear.weight.item())
+        self.print("b =", self.linear.bias.item())
+        with torch.no_grad():
+            p_pass = self(torch.tensor(HOURS, device=self.device).view(-1, 1)).flatten()
+        for hours, p in zip(HOURS, p_pass.tolist(), strict=True):
+            self.print(f"P(pass) after {hours} hours = {p:.4f}")
 
     def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:
         (hours,) = batch
@@ -30,12 +49,13 @@ class LogisticRegression(LinearRegression):
 
     def draw_figures(self, folder: Path) -> None:
         super().draw_figures(folder)
-        hours = torch.linspace(0, 10, 200, device=self.device).view(200, 1)
+        x = torch.linspace(0, 10, 200)
+        x_t = x.view(200, 1).to(self.device)
         with torch.no_grad():
-            p_pass = self(hours).float().cpu().flatten()
+            y = self(x_t).float().cpu().flatten()
         figures.plot_curves(
             folder / "p_pass.png",
-            {"P(pass)": (hours.cpu().flatten(), p_pass)},
+            {"P(pass)": (x, y)},
             "Hours",
             "Probability of Pass",
             hline=0.5,

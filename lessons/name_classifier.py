@@ -13,14 +13,14 @@ The course: hidden size 100, 2 GRU layers, bidirectional, batch 256, ``Adam(lr=0
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
+import time
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from lessons import figures
 from lessons.classifier import ClassifierLesson
 
 
@@ -33,8 +33,9 @@ class NameClassifier(ClassifierLesson):
         bidirectional: bool = True,
         n_countries: int = 18,
         optimizer: OptimizerCallable = torch.optim.Adam,
+        print_every: int = 1,
     ) -> None:
-        super().__init__(num_classes=n_countries, optimizer=optimizer)
+        super().__init__(num_classes=n_countries, optimizer=optimizer, print_every=print_every)
         for name, value in (("n_chars", n_chars), ("hidden_size", hidden_size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
@@ -49,8 +50,7 @@ class NameClassifier(ClassifierLesson):
             hidden_size, hidden_size, n_layers, bidirectional=bidirectional, batch_first=True
         )
         self.fc = nn.Linear(hidden_size * self.n_directions, n_countries)
-        #: Class i's name; the data's countries once a Trainer has set the lesson up.
-        self.countries = [str(i) for i in range(n_countries)]
+        self.start = time.time()
 
     def setup(self, stage: str) -> None:
         countries = getattr(self.trainer.datamodule, "countries", None)
@@ -60,7 +60,7 @@ class NameClassifier(ClassifierLesson):
                     f"the data has {len(countries)} countries, the model scores "
                     f"{self.num_classes}; set model.init_args.n_countries: {len(countries)}"
                 )
-            self.countries = list(countries)
+            self.class_names = list(countries)  # what the confusion matrix is labelled with
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """Scores [B, countries] for names given as ASCII codes [B, T], padded with 0 and
@@ -74,6 +74,34 @@ class NameClassifier(ClassifierLesson):
             hidden_cat = hidden[-1]
         return self.fc(hidden_cat)
 
+    # The course's lines: "Training for 100 epochs...", then in trainModel() every 10 batches
+    # the time since the start, the epoch, the names seen and the summed loss per name so far;
+    # in testModel() "evaluating trained model ..." and the test accuracy.
+    loss_every = 10
+
+    def on_fit_start(self) -> None:
+        self.start = time.time()
+        if self.print_every:
+            self.print("Training for %d epochs..." % self.trainer.max_epochs)  # noqa: UP031
+
+    def print_loss(self, batches: int, batch_size: int) -> None:
+        seconds = time.time() - self.start
+        names = len(self.trainer.train_dataloader.dataset)
+        total_loss = self.running_loss.item()  # summed over the epoch's batches so far
+        self.print(
+            f"[{math.floor(seconds / 60)}m {math.floor(seconds % 60)}s] "
+            f"Epoch {self.current_epoch + 1} [{batches * batch_size}/{names}] "
+            f"loss={total_loss / (batches * batch_size)}"
+        )
+
+    def on_validation_epoch_start(self) -> None:
+        super().on_validation_epoch_start()
+        if self.printing() and not self.trainer.sanity_checking:
+            self.print("evaluating trained model ...")
+
+    def print_accuracy(self, correct: int, total: int) -> None:
+        self.print(f"Test set: Accuracy {correct}/{total} {100 * correct / total:.2f}%")
+
     def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Prints "name: country p, country p, country p" for the three likeliest countries,
         in the order of ``predict_names``; the CSV has their class numbers and probabilities."""
@@ -85,20 +113,8 @@ class NameClassifier(ClassifierLesson):
             codes.tolist(), top.indices.tolist(), top.values.tolist(), strict=True
         ):
             guesses = ", ".join(
-                f"{self.countries[country]} {probability:.2f}"
+                f"{self.class_names[country]} {probability:.2f}"
                 for country, probability in zip(countries, probabilities, strict=True)
             )
             print(f"{''.join(chr(code) for code in name if code)}: {guesses}")
         return {"index": index, "country": top.indices, "p": top.values}
-
-    def draw_figures(self, folder: Path) -> None:
-        """ClassifierLesson's curves and confusion matrix, the matrix labelled by country."""
-        super().draw_figures(folder)
-        if self.confusion_counts is not None:
-            counts = self.confusion_counts
-            figures.plot_confusion_matrix(
-                folder / "confusion_matrix.png",
-                counts,
-                self.countries,
-                f"Test set at the end: {counts.trace() / counts.sum():.2%} right",
-            )

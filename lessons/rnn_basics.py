@@ -11,8 +11,13 @@ the net up in three steps, each a class here and a config:
   ``Linear``, so the hidden size no longer has to be the number of characters.
 
 Each course epoch is one optimizer step on the whole sequence (``CrossEntropyLoss`` over the
-five steps, Adam); after every Lightning epoch the predicted string is printed as the course
-prints it, and ``predict`` prints ``hello → ohlol``.
+five steps, Adam), and prints as the course (``print_every`` course epochs: 1, as the course;
+0, none; the last always)::
+
+    Predicted string: ohlol, Epoch [15/15] loss=0.4013
+
+the characters predicted for "hello" before that epoch's update, and its loss. ``predict``
+prints ``hello → ohlol``.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ class HelloLesson(CourseLesson):
     #: The course adds up the RNNCell's per-step losses and averages nn.RNN's.
     reduction = "mean"
 
-    def __init__(self, optimizer: OptimizerCallable, vocabulary: str, steps_per_batch: int):
-        super().__init__(steps_per_batch)
+    def __init__(
+        self, optimizer: OptimizerCallable, vocabulary: str, steps_per_batch: int, print_every: int
+    ) -> None:
+        super().__init__(steps_per_batch, print_every)
         if not vocabulary or len(set(vocabulary)) != len(vocabulary):
             raise ValueError(f"vocabulary must list distinct characters, got {vocabulary!r}")
         self.optimizer = optimizer
@@ -73,14 +80,16 @@ class HelloLesson(CourseLesson):
         loss = self.criterion(scores.float(), self.encode(target))
         self.optimize(loss)
         self.predicted, self.expected = self.decode(scores.argmax(dim=1)), target
+        if self.printing:
+            epochs = self.last_course_epoch + 1  # the course's 15: all epochs of this fit
+            self.print(
+                "Predicted string: %s, Epoch [%d/%d] loss=%.4f"  # noqa: UP031
+                % (self.predicted, self.course_epoch + 1, epochs, loss.item())
+            )
         return loss
 
     def on_train_epoch_end(self) -> None:
         self.log("exact", float(self.predicted == self.expected))
-        self.print(
-            f"Predicted string: {self.predicted}, "
-            f"Epoch [{len(self.loss_history)}] loss={self.loss_history[-1]:.4f}"
-        )
 
     def predict_step(self, batch: list[str]) -> dict[str, torch.Tensor]:
         """Prints ``source → prediction``; the CSV gets the predicted character indices."""
@@ -104,8 +113,9 @@ class HelloRNNCell(HelloLesson):
         optimizer: OptimizerCallable = torch.optim.Adam,
         vocabulary: str = VOCABULARY,
         steps_per_batch: int = 5,
+        print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, steps_per_batch)
+        super().__init__(optimizer, vocabulary, steps_per_batch, print_every)
         self.save_hyperparameters()
         # The hidden state is read as the scores: its size is the number of characters.
         self.rnncell = nn.RNNCell(input_size=len(vocabulary), hidden_size=len(vocabulary))
@@ -127,8 +137,9 @@ class HelloRNN(HelloLesson):
         vocabulary: str = VOCABULARY,
         num_layers: int = 1,
         steps_per_batch: int = 5,
+        print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, steps_per_batch)
+        super().__init__(optimizer, vocabulary, steps_per_batch, print_every)
         self.save_hyperparameters()
         size = len(vocabulary)
         self.rnn = nn.RNN(input_size=size, hidden_size=size, num_layers=num_layers)
@@ -147,8 +158,9 @@ class HelloEmbedding(HelloLesson):
         hidden_size: int = 8,
         num_layers: int = 2,
         steps_per_batch: int = 5,
+        print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, steps_per_batch)
+        super().__init__(optimizer, vocabulary, steps_per_batch, print_every)
         self.save_hyperparameters()
         self.emb = nn.Embedding(len(vocabulary), embedding_size)
         self.rnn = nn.RNN(embedding_size, hidden_size, num_layers, batch_first=True)

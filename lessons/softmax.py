@@ -25,7 +25,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.digits import DigitClassifier
+from lessons.classifier import DigitClassifier
 
 
 class SoftmaxClassifier(DigitClassifier):
@@ -33,8 +33,9 @@ class SoftmaxClassifier(DigitClassifier):
         self,
         hidden_sizes: list[int] = [512, 256, 128, 64],  # noqa: B006 (jsonargparse shows list defaults)
         optimizer: OptimizerCallable = torch.optim.SGD,
+        print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer=optimizer)
+        super().__init__(optimizer=optimizer, print_every=print_every)
         if not all(size >= 1 for size in hidden_sizes):
             raise ValueError(f"hidden_sizes must all be at least 1, got {hidden_sizes}")
         self.save_hyperparameters()

@@ -9,16 +9,26 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 
+from runner.loggers import add_figures_to_tensorboard
+
 
 class FiguresAtFitEnd(Callback):
     """The lesson's ``draw_figures(folder)`` once fit ends, by the process of global rank 0,
-    into the run folder (not under ``fast_dev_run``, which has no run folder)."""
+    into the run folder (not under ``fast_dev_run``, which has no run folder); the PNG files
+    it writes also go to TensorBoard, as images of the last step."""
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         folder = trainer.log_dir  # asked on every rank: under DDP it is a collective call
         draw_figures = getattr(pl_module, "draw_figures", None)
         if trainer.is_global_zero and folder and not trainer.fast_dev_run and draw_figures:
+            before = {path: path.stat().st_mtime_ns for path in Path(folder).glob("*.png")}
             draw_figures(Path(folder))
+            drawn = [
+                path
+                for path in sorted(Path(folder).glob("*.png"))
+                if before.get(path) != path.stat().st_mtime_ns
+            ]
+            add_figures_to_tensorboard(trainer.logger, drawn, trainer.global_step)
 
 
 class PredictionWriter(BasePredictionWriter):

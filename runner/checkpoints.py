@@ -20,16 +20,31 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
+def is_remote(path: str | Path) -> bool:
+    """A URL that fsspec opens (``s3://``, ``https://``, ``memory://`` …), not a local file.
+
+    >>> is_remote("s3://bucket/last.ckpt"), is_remote("runs/x/last.ckpt"), is_remote("C:/x")
+    (True, False, False)
+    """
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's default checkpoint IO, made atomic on local disks; a remote path goes
+    through fsspec as Lightning's own IO sends it."""
+
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
+        if is_remote(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.part")
@@ -99,14 +114,21 @@ class CheckpointError(ValueError):
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
+    """The checkpoint at ``path`` (a file, or a URL that fsspec opens), read safely."""
+    path = str(path) if is_remote(path) else Path(path)
+    filesystem = get_filesystem(str(path))
+    try:
+        found = filesystem.isfile(str(path))
+    except Exception as error:  # a remote store that cannot be reached or refuses us
+        raise CheckpointError(f"cannot read checkpoint {path} ({error})") from None
+    if not found:
         raise CheckpointError(
             f"checkpoint {path} not found; give the path of a .ckpt file, "
             "e.g. runs/<lesson>/version_<n>/checkpoints/last.ckpt"
         )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with filesystem.open(str(path), "rb") as stream:
+            checkpoint = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise CheckpointError(
@@ -135,3 +157,39 @@ def check_lesson(path: str | Path, expected_class_path: str | None) -> None:
             f"{path} was saved by {saved_by}, but the config runs {expected_class_path}; "
             "give a checkpoint of this lesson, or the config of that one"
         )
+
+
+def run_checkpoint(save_dir: str | Path, name: str, which: str) -> tuple[Path, int]:
+    """``last``: the newest run's ``last.ckpt`` under ``save_dir/name``; ``best``: the best
+    checkpoint by the monitored metric of the newest run that kept one. Returns the file and
+    its run's version number, or raises a one-line CheckpointError when there is none."""
+    runs = Path(save_dir) / name
+    versions = sorted(
+        (int(folder.name.removeprefix("version_")), folder)
+        for folder in runs.glob("version_*")
+        if folder.name.removeprefix("version_").isdigit()
+    )
+    for version, folder in reversed(versions):
+        found = (folder / "checkpoints" / "last.ckpt") if which == "last" else best_of(folder)
+        if found and found.is_file():
+            return found, version
+    kept = "a last.ckpt" if which == "last" else "a best checkpoint (checkpoint.monitor)"
+    raise CheckpointError(
+        f"--ckpt_path {which}: no run under {runs} has {kept}; train one first with "
+        f"`fit` (or give the path of a .ckpt file)"
+    )
+
+
+def best_of(run: Path) -> Path | None:
+    """The best-by-metric checkpoint of one run folder: the file the run's ModelCheckpoint
+    named best in its last.ckpt, or else its only checkpoint other than last.ckpt."""
+    folder = run / "checkpoints"
+    others = sorted(p for p in folder.glob("*.ckpt") if p.name != "last.ckpt")
+    last = folder / "last.ckpt"
+    if len(others) > 1 and last.is_file():
+        states = read_checkpoint(last).get("callbacks", {})
+        for key, state in states.items():
+            named = Path(str(state.get("best_model_path") or "")).name
+            if key.startswith("ModelCheckpoint") and (folder / named).is_file() and named:
+                return folder / named
+    return others[-1] if others else None

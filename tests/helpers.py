@@ -1,11 +1,58 @@
-"""Test-only pieces that a CLI subprocess can load by class path."""
+"""What the tests share, imported as ``from helpers import …`` (pytest's ``pythonpath`` puts
+tests/ on the path): the repository's folders, the CLI run as a user runs it, and test-only
+callbacks that a CLI subprocess loads by class path (``helpers.BackwardCounter``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def config(name: str) -> str:
+    return str(CONFIGS / f"{name}.yaml")
+
+
+def run_folder(result) -> Path:
+    return Path(result.trainer.log_dir)
+
+
+def run_subprocess(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600):
+    """``python cli.py ARGS`` as a user types it, in ``cwd``; returns the CompletedProcess."""
+    return run_command(
+        sys.executable, str(REPO / "cli.py"), *args, cwd=cwd, env=env, timeout=timeout
+    )
+
+
+def run_command(*command: str, cwd: Path, env: dict | None = None, timeout: int = 600):
+    """Any command, with the repository and tests/ importable (class paths in configs)."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+        **(env or {}),
+    }
+    return subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+class CountingCheckpointIO(TorchCheckpointIO):
+    """A user's own checkpoint IO (``--trainer.plugins``): counts the checkpoints it saves."""
+
+    saved = 0
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        type(self).saved += 1
+        super().save_checkpoint(checkpoint, path, storage_options)
 
 
 class ShardRecorder(L.Callback):

@@ -29,3 +29,13 @@ class ShardIndexRecorder(L.Callback):
         if trainer.current_epoch == 0:
             self.folder.mkdir(parents=True, exist_ok=True)
             torch.save(self.record, self.folder / f"rank{trainer.global_rank}.pt")
+
+
+class ImageCounter(L.Callback):
+    """Counts the images the run trains on."""
+
+    def __init__(self) -> None:
+        self.images = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.images += len(batch[1])

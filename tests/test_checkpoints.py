@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
+import fsspec
 import pytest
 import torch
-from conftest import QUIET, config, run_folder, run_subprocess
+from helpers import CONFIGS, QUIET, CountingCheckpointIO, config, run_folder, run_subprocess
 
 from lessons.diabetes import DiabetesClassifier
-from runner.checkpoints import CheckpointError
+from runner.checkpoints import AtomicCheckpointIO, CheckpointError, check_lesson, read_checkpoint
 
 DETERMINISTIC = ["--trainer.deterministic", "true"]
 
@@ -140,3 +142,127 @@ def test_ddp_metrics_are_global_and_its_checkpoint_predicts_the_same_in_one_proc
     assert one.trainer.world_size == 1
     by_ddp, by_one = read_predictions(tmp_path / "ddp.csv"), read_predictions(tmp_path / "one.csv")
     assert len(by_one) == 5 and by_ddp == by_one
+
+
+# --- --ckpt_path last and best, whose checkpoint IO, remote paths, hyperparameters, folders ---
+
+SHORT = ["--model.init_args.steps_per_batch", "50"]
+
+
+def test_ckpt_path_last_resumes_the_newest_run_in_its_own_folder(run_cli):
+    first = run_cli("fit", "diabetes", *SHORT, "--trainer.max_epochs", "2")
+    saved_step = first.trainer.global_step
+    resumed = run_cli("fit", "diabetes", *SHORT, "--trainer.max_epochs", "3", "--ckpt_path", "last")
+    assert resumed.trainer.ckpt_path.endswith("version_0/checkpoints/last.ckpt")
+    assert resumed.trainer.global_step == saved_step * 3 // 2  # went on from the saved step
+    assert run_folder(resumed) == run_folder(first)  # the same run, not a new version folder
+    rows = read_predictions(run_folder(resumed) / "metrics.csv")
+    assert {row["epoch"] for row in rows} == {"0", "1", "2"}  # the first part's rows kept
+    again = run_cli("fit", "diabetes", *SHORT, "--trainer.max_epochs", "4", "--ckpt_path", "last")
+    assert again.trainer.global_step == saved_step * 2
+
+
+def test_ckpt_path_last_without_an_earlier_run_refuses_in_one_line(run_cli, tmp_path):
+    with pytest.raises(CheckpointError, match="no run under runs/diabetes has a last.ckpt"):
+        run_cli("fit", "diabetes", "--ckpt_path", "last")
+    assert not (tmp_path / "runs").exists()
+    result = run_subprocess(
+        "fit", "--config", config("diabetes"), *QUIET, "--ckpt_path", "last", cwd=tmp_path
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "train one first" in result.stderr
+
+
+NAMES_FEW = [
+    "--config", str(CONFIGS / "presets" / "holdout.yaml"),  # val_acc picks the best checkpoint
+    "--trainer.max_epochs", "3",
+    "--trainer.limit_train_batches", "2",
+    "--trainer.limit_val_batches", "2",
+    "--trainer.limit_test_batches", "1",
+]  # fmt: skip
+
+
+def test_best_means_the_best_by_metric_checkpoint(run_cli):
+    fit = run_cli("fit", "names", *NAMES_FEW)
+    best = fit.trainer.checkpoint_callback.best_model_path
+    assert Path(best).name.startswith("best-") and Path(best).is_file()
+    fit.trainer.test(fit.model, datamodule=fit.datamodule, ckpt_path="best")  # same process
+    assert fit.trainer.ckpt_path == best
+    tested = run_cli("test", "names", *NAMES_FEW, "--ckpt_path", "best")  # a later process
+    assert Path(tested.trainer.ckpt_path).resolve() == Path(best).resolve()
+    assert "test_acc" in tested.trainer.callback_metrics
+
+
+def test_atomic_io_replaces_only_lightnings_default_checkpoint_io(run_cli):
+    default = run_cli("fit", "linear_regression", "--trainer.max_epochs", "1")
+    assert type(default.trainer.strategy.checkpoint_io) is AtomicCheckpointIO
+    CountingCheckpointIO.saved = 0
+    own = run_cli(
+        "fit", "linear_regression", "--trainer.max_epochs", "1",
+        "--trainer.plugins", "helpers.CountingCheckpointIO",
+    )  # fmt: skip
+    assert type(own.trainer.strategy.checkpoint_io) is CountingCheckpointIO
+    assert CountingCheckpointIO.saved >= 1  # last.ckpt went through the user's IO
+
+
+def test_remote_checkpoints_go_through_fsspec(run_cli):
+    fit = run_cli("fit", "linear_regression", "--trainer.max_epochs", "1")
+    memory = fsspec.filesystem("memory")
+    url = "memory://bucket/linear_regression/last.ckpt"
+    with memory.open(url, "wb") as stream:
+        stream.write((run_folder(fit) / "checkpoints" / "last.ckpt").read_bytes())
+    predicted = run_cli("predict", "linear_regression", "--ckpt_path", url)
+    assert predicted.trainer.ckpt_path == url
+    assert (run_folder(predicted) / "predictions.csv").is_file()
+    AtomicCheckpointIO().save_checkpoint({"state_dict": {}}, "memory://bucket/saved.ckpt")
+    assert read_checkpoint("memory://bucket/saved.ckpt") == {"state_dict": {}}
+    with pytest.raises(CheckpointError, match="memory://bucket/none.ckpt not found"):
+        read_checkpoint("memory://bucket/none.ckpt")
+
+
+def test_a_lesson_built_in_plain_python_saves_hyperparameters_safe_to_load(tmp_path):
+    import lightning as L
+
+    from datamodules.diabetes import DiabetesDataModule
+
+    model = DiabetesClassifier(steps_per_batch=5)  # no CLI: the optimizer default is a class
+    trainer = L.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(model, datamodule=DiabetesDataModule())
+    path = tmp_path / "plain.ckpt"
+    trainer.save_checkpoint(path)
+    saved = torch.load(path, weights_only=True)  # no pickled class object in it
+    assert saved["hyper_parameters"]["steps_per_batch"] == 5
+    reloaded = DiabetesClassifier.load_from_checkpoint(path, weights_only=True)
+    assert reloaded.hparams.steps_per_batch == 5
+    reloaded.configure_optimizers()  # the optimizer comes back as one that builds
+    check_lesson(path, "lessons.diabetes.DiabetesClassifier")  # the CLI's check reads it
+
+
+def test_default_root_dir_puts_the_run_under_it(run_cli, tmp_path):
+    fit = run_cli(
+        "fit", "linear_regression", "--trainer.max_epochs", "1",
+        "--trainer.default_root_dir", str(tmp_path / "elsewhere"),
+    )  # fmt: skip
+    folder = run_folder(fit)
+    assert folder == tmp_path / "elsewhere" / "linear_regression" / "version_0"
+    assert (folder / "checkpoints" / "last.ckpt").is_file() and (folder / "metrics.csv").is_file()
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_classifier_built_in_plain_python_saves_hyperparameters_safe_to_load(tmp_path):
+    from functools import partial
+
+    from lessons.softmax import SoftmaxClassifier
+
+    model = SoftmaxClassifier(optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.5))
+    checkpoint = {"hyper_parameters": dict(model.hparams)}  # what Lightning puts in, then:
+    model.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "hparams.ckpt")
+    saved = torch.load(tmp_path / "hparams.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["optimizer"] == {
+        "class_path": "torch.optim.sgd.SGD",
+        "init_args": {"lr": 0.05, "momentum": 0.5},
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import CONFIGS, QUIET, config, run_subprocess
+from helpers import CONFIGS, QUIET, config, run_subprocess
 
 LESSON_CONFIGS = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
 TRAINER_PRESETS = sorted(path.stem for path in (CONFIGS / "trainer").glob("*.yaml"))
@@ -110,3 +110,14 @@ def test_toy_lessons_that_update_by_hand_refuse_ddp(tmp_path):
     )
     assert result.returncode != 0
     assert "updates its weights by hand" in result.stderr and "--trainer.devices 1" in result.stderr
+
+
+def test_a_run_is_quiet_but_keeps_warnings_about_the_users_settings(tmp_path):
+    result = run_subprocess(
+        "fit", "--config", config("linear_regression"), "--trainer.max_epochs", "1",
+        "--trainer.log_every_n_steps", "50", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LeafSpec" not in result.stderr and "deprecated" not in result.stderr
+    assert "litlogger" not in result.stderr + result.stdout
+    assert "smaller than the logging interval" in result.stderr  # the user's setting: shown

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUIET, config, run_folder, run_subprocess
+from helpers import QUIET, config, run_folder, run_subprocess
 
 from datamodules.diabetes import DIABETES, DiabetesDataModule, DiabetesDataset
 from datamodules.files import DataError, fetch
+from lessons.diabetes import DiabetesClassifier
 
 SHORT = ["--trainer.max_epochs", "2", "--model.init_args.steps_per_batch", "50"]
 
@@ -236,3 +237,122 @@ def test_course_settings_beat_the_majority_class(run_cli):
         accuracies.append(float(result.trainer.callback_metrics["val_acc"]))
     print("validation accuracy per seed:", accuracies)
     assert sum(accuracies) / 5 >= 0.74
+
+
+# --- the course's net, its printed lines, figures and confusion matrix ---
+
+
+def printed(text: str) -> list[list[str]]:
+    """The lines made only of numbers: the course's ``epoch loss`` or ``epoch i loss``."""
+    rows = [line.split() for line in text.splitlines()]
+    return [row for row in rows if row and all(_number(cell) for cell in row)]
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_the_default_net_is_the_courses_and_other_sizes_are_a_stack():
+    course = DiabetesClassifier()
+    assert [name for name, _ in course.named_parameters()] == [
+        f"linear{n}.{p}" for n in (1, 2, 3) for p in ("weight", "bias")
+    ]
+    assert course.net is None and isinstance(course.sigmoid, torch.nn.Sigmoid)
+    wider = DiabetesClassifier(hidden_sizes=[16, 8], activation="relu")
+    assert not hasattr(wider, "linear1") and len(wider.net) == 6
+    assert DiabetesClassifier(in_features=5).net[0].in_features == 5
+
+
+def test_lesson7_prints_epoch_and_loss_every_print_every_epochs(run_cli, capsys):
+    """Blocks of 50 course epochs, a line every 30 and the last: the lines fall inside
+    blocks, as the course's lines for those epochs."""
+    result = run_cli("fit", "diabetes", *SHORT, "--model.init_args.print_every", "30")
+    lines = printed(capsys.readouterr().out)
+    history = result.model.loss_history
+    assert [int(epoch) for epoch, _ in lines] == [0, 30, 60, 90, 99]
+    assert all(float(loss) == pytest.approx(history[int(epoch)], abs=1e-7) for epoch, loss in lines)
+    run_cli("fit", "diabetes", *SHORT)  # the config's rate: every 10 000 epochs, and the last
+    assert [row[0] for row in printed(capsys.readouterr().out)] == ["0", "99"]
+
+
+def test_lesson8_prints_epoch_iteration_and_loss(run_cli, capsys):
+    result = run_cli(
+        "fit",
+        "diabetes_minibatch",
+        "--trainer.max_epochs",
+        "3",
+        "--model.init_args.print_every",
+        "10",
+    )
+    lines = printed(capsys.readouterr().out)
+    iterations = result.trainer.num_training_batches  # batches of 32 of 607 training rows
+    assert iterations == 19
+    expected = [divmod(n, iterations) for n in (*range(0, 57, 10), 56)]  # (epoch, i)
+    assert [(int(epoch), int(i)) for epoch, i, _ in lines] == expected
+    history = result.model.loss_history
+    for epoch, i, loss in lines:
+        assert float(loss) == pytest.approx(history[int(epoch) * iterations + int(i)], abs=1e-7)
+
+
+def test_lesson8_figures_count_epochs_and_iterations(run_cli, monkeypatch, tmp_path):
+    result = run_cli("fit", "diabetes_minibatch", "--trainer.max_epochs", "3")
+    drawn = {}
+    monkeypatch.setattr(
+        "lessons.figures.plot_curves",
+        lambda path, curves, xlabel, ylabel, **_: drawn.update({path.name: (curves, xlabel)}),
+    )
+    result.model.draw_figures(tmp_path)
+    history, per_epoch = result.model.loss_history, 19
+    curves, xlabel = drawn["loss.png"]
+    assert xlabel == "epoch"
+    epochs, means = curves["train, mean over the epoch"]
+    assert list(epochs) == [0, 1, 2]
+    for epoch, mean in zip(epochs, means):
+        chunk = history[epoch * per_epoch : (epoch + 1) * per_epoch]
+        assert mean == pytest.approx(sum(chunk) / per_epoch)
+    assert list(curves["validation"][0]) == [0, 1, 2]
+    curves, xlabel = drawn["loss_iterations.png"]
+    assert xlabel.startswith("iteration") and len(curves["train"][1]) == 3 * per_epoch
+    assert (run_folder(result) / "loss_iterations.png").stat().st_size > 1000
+
+
+def test_confusion_matrix_is_the_last_validations(run_cli):
+    result = run_cli("fit", "diabetes", *SHORT)
+    model, data = result.model, result.datamodule
+    x, y = data.dataset.x[data.val_set.indices], data.dataset.y[data.val_set.indices]
+    with torch.no_grad():
+        predicted = (model.cpu()(x) > 0.5).long().flatten()
+    truth = y.long().flatten()
+    expected = torch.tensor(
+        [[int(((truth == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+    )
+    assert torch.equal(model.confusion_matrix, expected)
+    assert int(expected.sum()) == len(data.val_set)
+
+
+def test_a_checkpoint_of_the_earlier_layer_names_still_loads(run_cli, tmp_path):
+    """Checkpoints written before the course's net got its course names held it as
+    ``net.0``, ``net.2``, ``net.4``: they load into it, in Python and through the CLI."""
+    fit = run_cli("fit", "diabetes", *SHORT)
+    last = run_folder(fit) / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    renamed = {"linear1.": "net.0.", "linear2.": "net.2.", "linear3.": "net.4."}
+    checkpoint["state_dict"] = {
+        next((renamed[p] + k[len(p) :] for p in renamed if k.startswith(p)), k): v
+        for k, v in checkpoint["state_dict"].items()
+    }
+    assert "net.0.weight" in checkpoint["state_dict"]
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+    reloaded = DiabetesClassifier.load_from_checkpoint(old)
+    x = fit.datamodule.dataset.x
+    with torch.no_grad():
+        assert torch.equal(reloaded(x), fit.model.cpu()(x))
+    validated = run_cli("validate", "diabetes", "--ckpt_path", str(old))
+    assert validated.trainer.callback_metrics["val_loss"] == pytest.approx(
+        float(fit.trainer.callback_metrics["val_loss"]), abs=1e-6
+    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 
 import pytest
 import torch
-from conftest import QUIET, config, run_folder, run_subprocess
+from helpers import QUIET, config, run_folder, run_subprocess
 
 from datamodules.files import DataError
 from datamodules.names import NamesDataModule, encode, read_names
@@ -136,14 +137,28 @@ def test_bad_predict_names_are_refused(predict_names, message):
 
 
 def test_one_epoch_trains_and_predicts_top_3_countries(run_cli, capsys, one_thread):
-    """One epoch reaches about 62 % on the test set (measured: 62.4 %; always answering
-    Russian gives 46.8 %); predict reloads the checkpoint and prints the top-3 countries."""
+    """One epoch on all 13 374 training names, as the course, reaches about 62 % on the test
+    set (measured: 62.4 % on 90 % of them; always answering Russian gives 46.8 %), printing
+    the course's lines; predict reloads the checkpoint and prints the top-3 countries."""
     fit = run_cli("fit", "names", "--trainer.max_epochs", "1")
+    assert len(fit.datamodule.splits["train"]) == 13_374 and "val" not in fit.datamodule.splits
     metrics = fit.trainer.callback_metrics
-    assert metrics["test_acc"] > 0.6 and metrics["val_acc"] > 0.6
+    assert metrics["test_acc"] > 0.6 and "val_acc" not in metrics
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "Training for 1 epochs..."
+    progress = [line for line in printed if re.fullmatch(r"\[\d+m \d+s\] Epoch 1 .*", line)]
+    assert [line.split("[")[2].split("]")[0] for line in progress] == [
+        f"{names}/13374" for names in range(2560, 13374, 2560)
+    ]  # every 10 batches of 256
+    assert all(float(line.split("loss=")[1]) < 0.02 for line in progress)
+    correct = round(float(metrics["test_acc"]) * 6700)
+    assert printed[-2:] == [
+        "evaluating trained model ...",
+        f"Test set: Accuracy {correct}/6700 {100 * correct / 6700:.2f}%",
+    ]
+    assert fit.model.class_names == COUNTRIES  # what confusion_matrix.png is labelled with
     folder = run_folder(fit)
     assert all((folder / f"{figure}.png").exists() for figure in ("loss", "confusion_matrix"))
-    capsys.readouterr()
     checkpoint = folder / "checkpoints" / "last.ckpt"
     run_cli(
         "predict",
@@ -191,8 +206,7 @@ def test_ddp_predicts_the_same_rows_in_the_same_order_as_one_process(run_cli, tm
 
 @pytest.mark.slow
 def test_the_course_settings_reach_80_percent_on_the_test_set(run_cli, one_thread):
-    """The course reports about 83 %; measured here: 82.9 % after 10 epochs."""
-    fit = run_cli("fit", "names")
-    (best,) = [c.best_model_path for c in fit.trainer.checkpoint_callbacks if c.monitor]
-    tested = run_cli("test", "names", "--ckpt_path", best)
-    assert tested.trainer.callback_metrics["test_acc"] >= 0.80
+    """The course's own code reaches 83.84 % after 10 epochs (seed 0); measured here earlier:
+    82.9 % after 10 epochs on 90 % of the training names."""
+    fit = run_cli("fit", "names", "--trainer.max_epochs", "10")
+    assert fit.trainer.callback_metrics["test_acc"] >= 0.80

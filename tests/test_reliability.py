@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUIET, REPO, config, run_folder, run_subprocess
+from helpers import QUIET, REPO, config, run_folder, run_subprocess
 
 from datamodules.diabetes import DIABETES
 from datamodules.files import fetch

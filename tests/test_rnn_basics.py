@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import run_folder
+from helpers import run_folder
 
 from lessons.rnn_basics import VOCABULARY
 
