@@ -16,6 +16,15 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+#: A plain Trainer on one CPU that writes and shows nothing: ``L.Trainer(**PLAIN_TRAINER)``.
+PLAIN_TRAINER = dict(  # noqa: C408
+    accelerator="cpu",
+    devices=1,
+    logger=False,
+    enable_checkpointing=False,
+    enable_progress_bar=False,
+    enable_model_summary=False,
+)
 
 
 def config(name: str) -> str:

@@ -14,20 +14,12 @@ import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import PLAIN_TRAINER
 
 from datamodules.hello import HelloDataModule
 from datamodules.mnist import MNISTDataModule
 from lessons.rnn_basics import HelloEmbedding, HelloRNN, HelloRNNCell
 from lessons.softmax import SoftmaxClassifier
-
-TRAINER = dict(  # noqa: C408
-    accelerator="cpu",
-    devices=1,
-    logger=False,
-    enable_checkpointing=False,
-    enable_progress_bar=False,
-    enable_model_summary=False,
-)
 
 # --- lesson 12: the course's code ---
 
@@ -156,7 +148,7 @@ def test_lesson_12_gives_the_course_scripts_losses_and_weights(lesson_class, lr)
     optimizer = lambda params: torch.optim.Adam(params, lr=lr)  # noqa: E731
     lesson = lesson_class(optimizer=optimizer, steps_per_batch=5, print_every=0)
     net, course_losses = course_run(lesson, epochs=15, lr=lr)  # the course's 15 epochs
-    L.Trainer(max_epochs=3, **TRAINER).fit(lesson, HelloDataModule())  # 3 × 5 course epochs
+    L.Trainer(max_epochs=3, **PLAIN_TRAINER).fit(lesson, HelloDataModule())  # 3 × 5 course epochs
     torch.testing.assert_close(
         torch.tensor(lesson.loss_history), torch.tensor(course_losses), rtol=0, atol=1e-6
     )
@@ -224,7 +216,7 @@ def test_lesson_9_first_100_steps_give_the_course_loops_losses():
         course_losses.append(loss.item())
 
     recorder = StepLosses()
-    trainer = L.Trainer(max_steps=steps, limit_val_batches=0, callbacks=[recorder], **TRAINER)
+    trainer = L.Trainer(max_steps=steps, limit_val_batches=0, callbacks=[recorder], **PLAIN_TRAINER)
     trainer.fit(lesson, MNISTDataModule(loader="fast", val_fraction=0))
     assert len(recorder.losses) == steps
     torch.testing.assert_close(

@@ -16,6 +16,7 @@ from functools import partial
 import lightning as L
 import numpy as np
 import torch
+from helpers import PLAIN_TRAINER
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from datamodules.diabetes import DIABETES, DiabetesDataModule
@@ -148,15 +149,7 @@ def printed_lines(text: str) -> list[tuple[tuple[int, ...], float]]:
 def fit(lesson: DiabetesClassifier, data: DiabetesDataModule, max_epochs: int) -> dict:
     """Trains ``lesson`` with a plain Trainer; returns its initial weights."""
     initial = {name: value.clone() for name, value in lesson.state_dict().items()}
-    trainer = L.Trainer(
-        max_epochs=max_epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = L.Trainer(max_epochs=max_epochs, **PLAIN_TRAINER)
     trainer.fit(lesson, datamodule=data)
     return initial
 
