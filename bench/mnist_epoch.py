@@ -2,19 +2,31 @@
 
     python bench/mnist_epoch.py [--repeats 3] [--accelerator cpu|cuda] [--workers 0]
 
-In one process, round after round, each of these trains one epoch (batch 64, the lesson's
-784-512-256-128-64-10 MLP, SGD(lr=0.01, momentum=0.5)) and is timed from its first batch
-to its last update; round 0 warms up and is not counted, the table shows medians:
+In one process, round after round, each of these trains one epoch (batch 64, SGD(lr=0.01,
+momentum=0.5), all 60 000 training images) and is timed from its first batch to its last
+update; round 0 warms up and is not counted, the table shows medians:
 
 - plain, torchvision: the course's loop - torchvision MNIST, ToTensor + Normalize per image,
-  a shuffling DataLoader, over all 60 000 training images;
-- plain, tensors: the same loop fed by the fast way's batches (tensors on the device);
-- lightning, torchvision / lightning, fast: ``Trainer.fit`` of the lesson for one epoch on
-  all 60 000 training images (``val_fraction=0``, validation off), each feeding way;
-- lightning, fast, CourseLesson: the same net as a ``CourseLesson`` (lessons/base.py: manual
-  optimisation, one course step per batch), the other way the lesson could have been built.
+  a shuffling DataLoader;
+- plain, tensors: the same loop fed by the fast way's batches (tensors on the device), the
+  bar the lesson is held to;
+- lightning, torchvision / lightning, fast: ``Trainer.fit`` of the lesson as its config runs
+  it - blocks of 10 mini-batches per training step (``batches_per_step``), each one update
+  straight to torch - fed each way (validation off);
+- lightning, fast, 1 per step: the same with one mini-batch per training step;
+- lightning, fast, automatic: one mini-batch per step through Lightning's automatic
+  optimisation (``AutomaticSoftmax``: the lesson's training step before the blocks).
 
-The table also gives images per second and the time that rate needs for 60 000 images.
+Each of these runs with lesson 9's 784-512-256-128-64-10 MLP, then again with a tiny net
+(``Linear(784, 10)``, ``--tiny`` rows) whose maths is next to nothing, so that the time over
+the plain loop is the framework's: the table gives it in microseconds per update. The plain
+loop and the lesson start from the same seed and read the same order: the JSON records
+whether their weights after the epoch are bitwise the same.
+
+Clock: on the CPU, the process's CPU time (``--clock cpu``, the default there: one thread,
+no workers), which other processes on a busy machine disturb far less than the wall clock;
+on a GPU, or with DataLoader workers, the wall clock.
+
 Results go to bench/results/ as JSON (not committed).
 """
 
@@ -28,6 +40,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -43,14 +56,26 @@ from datamodules.mnist import (  # noqa: E402
     MNISTDataModule,
     TensorBatches,
 )
-from lessons.base import CourseLesson  # noqa: E402
 from lessons.softmax import SoftmaxClassifier  # noqa: E402
 
 BATCH_SIZE = 64
+SEED = 0
+#: What the epochs are timed with: main() picks it.
+clock = time.perf_counter
+#: The nets: lesson 9's MLP, and one whose maths is next to nothing.
+NETS = {"mlp": [512, 256, 128, 64], "tiny": []}
 
 
 def sgd(parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     return torch.optim.SGD(parameters, lr=0.01, momentum=0.5)
+
+
+@dataclass
+class Epoch:
+    seconds: float
+    images: int
+    updates: int
+    model: torch.nn.Module
 
 
 def synchronize(device: torch.device) -> None:
@@ -58,13 +83,18 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def plain_epoch(batches, device: torch.device) -> tuple[float, int]:
+def lesson(hidden_sizes: list[int], lesson_class: type = SoftmaxClassifier) -> SoftmaxClassifier:
+    torch.manual_seed(SEED)  # the same first weights for every way
+    return lesson_class(hidden_sizes=hidden_sizes, optimizer=sgd, print_every=0)
+
+
+def plain_epoch(batches, device: torch.device, hidden_sizes: list[int]) -> Epoch:
     """The course's train(): forward, loss, zero_grad, backward, step for every batch."""
-    model = SoftmaxClassifier().to(device)
+    model = lesson(hidden_sizes).to(device)
     optimizer = sgd(model.parameters())
     criterion = torch.nn.CrossEntropyLoss()
     synchronize(device)
-    start, images = time.perf_counter(), 0
+    start, images, updates = clock(), 0, 0
     for x, y in batches:
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
@@ -72,40 +102,45 @@ def plain_epoch(batches, device: torch.device) -> tuple[float, int]:
         loss.backward()
         optimizer.step()
         images += len(y)
+        updates += 1
     synchronize(device)
-    return time.perf_counter() - start, images
+    return Epoch(clock() - start, images, updates, model)
 
 
 class EpochTimer(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         synchronize(pl_module.device)
-        self.start = time.perf_counter()
+        self.start = clock()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         synchronize(pl_module.device)
-        self.seconds = time.perf_counter() - self.start
+        self.seconds = clock() - self.start
 
 
-class ManualSoftmax(CourseLesson):
-    """Lesson 9's net on CourseLesson's manual optimisation, to time against the lesson."""
+class AutomaticSoftmax(SoftmaxClassifier):
+    """The lesson on Lightning's automatic optimisation, one mini-batch per training step:
+    how lesson 9 trained before its steps took blocks."""
 
-    def __init__(self) -> None:
-        super().__init__(steps_per_batch=1)
-        self.net = SoftmaxClassifier().net
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.automatic_optimization = True
 
-    def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x, y = batch
-        loss = torch.nn.functional.cross_entropy(self.net(x.view(-1, 784)), y)
-        self.optimize(loss)
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        (inputs, target) = batch[0]  # a block of one mini-batch
+        loss = self.criterion(self(inputs), target)
+        self.log("train_loss_step", loss)
+        self.epoch_losses["train_loss"].update(loss.detach())
         return loss
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return sgd(self.parameters())
 
 
 def lightning_epoch(
-    data: MNISTDataModule, accelerator: str, model: L.LightningModule | None = None
-) -> tuple[float, int]:
+    accelerator: str,
+    hidden_sizes: list[int],
+    loader: str = "fast",
+    batches_per_step: int = 10,
+    lesson_class: type = SoftmaxClassifier,
+    workers: int = 0,
+) -> Epoch:
     timer = EpochTimer()
     trainer = L.Trainer(
         accelerator=accelerator,
@@ -119,9 +154,16 @@ def lightning_epoch(
         enable_model_summary=False,
         callbacks=[timer],
     )
-    # print_every=0: the plain loop prints nothing either
-    trainer.fit(model or SoftmaxClassifier(optimizer=sgd, print_every=0), datamodule=data)
-    return timer.seconds, len(data.splits["train"][0])
+    data = MNISTDataModule(
+        loader=loader,
+        num_workers=workers,
+        val_fraction=0,
+        seed=SEED,
+        batches_per_step=batches_per_step,
+    )
+    model = lesson(hidden_sizes, lesson_class)  # print_every=0: the plain loop prints nothing
+    trainer.fit(model, datamodule=data)
+    return Epoch(timer.seconds, len(data.splits["train"][0]), trainer.global_step, model)
 
 
 def main() -> None:
@@ -129,7 +171,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds after a warm-up")
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (course: 0)")
+    parser.add_argument("--clock", choices=["cpu", "wall"], help="default: cpu on the CPU")
     args = parser.parse_args()
+    global clock
+    cpu_clock = args.clock == "cpu" or (
+        args.clock is None and args.accelerator == "cpu" and args.workers == 0
+    )
+    clock = time.process_time if cpu_clock else time.perf_counter
     device = torch.device(args.accelerator)
     accelerator = "gpu" if device.type == "cuda" else "cpu"
 
@@ -147,50 +195,63 @@ def main() -> None:
         images.to(device),
         labels.to(device),
         BATCH_SIZE,
-        EpochShardSampler(images, num_replicas=1, rank=0, shuffle=True),
+        EpochShardSampler(images, num_replicas=1, rank=0, shuffle=True, seed=SEED),
     )
-    ways: dict[str, Callable[[], tuple[float, int]]] = {
-        "plain, torchvision": lambda: plain_epoch(course_loader, device),
-        "plain, tensors": lambda: plain_epoch(tensor_batches, device),
-    }
-    for loader in ("torchvision", "fast"):
-        data = MNISTDataModule(loader=loader, num_workers=args.workers, val_fraction=0)
-        ways[f"lightning, {loader}"] = lambda data=data: lightning_epoch(data, accelerator)
-    ways["lightning, fast, CourseLesson"] = lambda: lightning_epoch(
-        MNISTDataModule(val_fraction=0), accelerator, ManualSoftmax()
-    )
+    ways: dict[str, Callable[[], Epoch]] = {}
+    for net, sizes in NETS.items():
+        tag = "" if net == "mlp" else ", tiny"
+        if net == "mlp":  # the course's per-image loader: the same maths, slower data
+            ways["plain, torchvision"] = lambda: plain_epoch(course_loader, device, NETS["mlp"])
+            ways["lightning, torchvision"] = lambda: lightning_epoch(
+                accelerator, NETS["mlp"], loader="torchvision", workers=args.workers
+            )
+        ways[f"plain, tensors{tag}"] = lambda s=sizes: plain_epoch(tensor_batches, device, s)
+        ways[f"lightning, fast{tag}"] = lambda s=sizes: lightning_epoch(accelerator, s)
+        ways[f"lightning, fast, 1 per step{tag}"] = lambda s=sizes: lightning_epoch(
+            accelerator, s, batches_per_step=1
+        )
+        ways[f"lightning, fast, automatic{tag}"] = lambda s=sizes: lightning_epoch(
+            accelerator, s, batches_per_step=1, lesson_class=AutomaticSoftmax
+        )
 
     seconds: dict[str, list[float]] = {way: [] for way in ways}
-    counts: dict[str, int] = {}
+    last: dict[str, Epoch] = {}
     for round_number in range(args.repeats + 1):
         for way, run_epoch in ways.items():
-            elapsed, counts[way] = run_epoch()
-            print(f"round {round_number}: {way}: {elapsed:.2f} s", file=sys.stderr)
+            last[way] = run_epoch()
+            print(f"round {round_number}: {way}: {last[way].seconds:.2f} s", file=sys.stderr)
             if round_number > 0:
-                seconds[way].append(elapsed)
+                seconds[way].append(last[way].seconds)
 
     rows = []
-    baseline = statistics.median(seconds["plain, torchvision"]) / counts["plain, torchvision"]
     for way, times in seconds.items():
-        median = statistics.median(times)
-        per_image = median / counts[way]
+        tiny = way.endswith(", tiny")
+        plain = "plain, tensors, tiny" if tiny else "plain, tensors"
+        median, plain_median = statistics.median(times), statistics.median(seconds[plain])
+        epoch = last[way]
+        weights, plain_weights = epoch.model.state_dict(), last[plain].model.state_dict()
         rows.append(
             {
                 "way": way,
-                "images": counts[way],
+                "images": epoch.images,
+                "updates": epoch.updates,
                 "median_s": median,
                 "all_s": times,
-                "images_per_s": 1 / per_image,
-                "s_per_60k": per_image * 60_000,
-                "speedup": baseline / per_image,
+                "s_per_60k": median / epoch.images * 60_000,
+                "x_plain_tensors": median / plain_median,
+                "us_per_update_over_plain": (median - plain_median) / epoch.updates * 1e6,
+                "weights_bitwise_equal_plain": all(
+                    torch.equal(weights[name], plain_weights[name]) for name in weights
+                ),
             }
         )
-    header = f"{'way':<32}{'images':>8}{'s/epoch':>9}{'images/s':>10}{'s/60k':>8}{'×plain':>8}"
+    header = f"{'way':<38}{'updates':>8}{'s/epoch':>9}{'×plain tensors':>16}{'µs/update over':>16}"
     print(header)
     for row in rows:
         print(
-            f"{row['way']:<32}{row['images']:>8}{row['median_s']:>9.2f}"
-            f"{row['images_per_s']:>10.0f}{row['s_per_60k']:>8.2f}{row['speedup']:>8.2f}"
+            f"{row['way']:<38}{row['updates']:>8}{row['median_s']:>9.2f}"
+            f"{row['x_plain_tensors']:>16.2f}{row['us_per_update_over_plain']:>16.0f}"
+            + ("" if row["weights_bitwise_equal_plain"] else "  (weights differ)")
         )
     device_name = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
@@ -201,6 +262,7 @@ def main() -> None:
         "torch": torch.__version__,
         "lightning": L.__version__,
         "threads": torch.get_num_threads(),
+        "clock": "cpu" if cpu_clock else "wall",
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "workers": args.workers,

@@ -15,6 +15,9 @@ Two ways to feed batches (``loader``), with the same numbers coming out:
 - ``"fast"`` (the default): each split is one uint8 tensor held on the training device,
   batches are gathered from it by index and normalised as a whole - no per-image Python work.
 
+Training batches come in blocks of ``batches_per_step`` mini-batches (``datamodules/steps.py``):
+a lesson trains on each mini-batch of a block in turn, one Lightning step per block.
+
 Both take their order from one ``EpochShardSampler``: the permutation of
 ``torch.Generator().manual_seed(seed + epoch)``, dealt out rank by rank under DDP, so the
 first batches of the two ways are the same images, in the same order, with the same values.
@@ -36,6 +39,7 @@ from torchvision import transforms
 from torchvision.datasets import MNIST, VisionDataset
 
 from datamodules.files import DataError, RemoteFile, fetch, resolve_data_dir
+from datamodules.steps import Blocks
 
 MEAN, STD = 0.1307, 0.3081
 TRAIN_IMAGES = 60_000
@@ -162,6 +166,11 @@ class TensorBatches:
         self.batch_size = batch_size
         self.sampler = sampler
 
+    @property
+    def device(self) -> torch.device:
+        """Where the batches are: nothing to move to the training device."""
+        return self.images.device
+
     def __len__(self) -> int:
         return math.ceil(len(self.sampler) / self.batch_size)
 
@@ -188,7 +197,8 @@ class PredictSet(Dataset):
 class MNISTDataModule(L.LightningDataModule):
     """``data_dir``: where ``MNIST/raw/*.gz`` are (default ``$LESSONS_DATA_DIR``, else
     ``./data``); ``seed``: the validation split and the shuffling; ``num_workers``: DataLoader
-    workers of the torchvision way; ``predict_path``: a folder of 28×28 PNGs to predict instead
+    workers of the torchvision way; ``batches_per_step``: mini-batches per Lightning training
+    step, each still one update; ``predict_path``: a folder of 28×28 PNGs to predict instead
     of the test images (its rows follow the files' sorted names)."""
 
     def __init__(
@@ -199,11 +209,14 @@ class MNISTDataModule(L.LightningDataModule):
         seed: int = 0,
         loader: Literal["fast", "torchvision"] = "fast",
         num_workers: int = 0,
+        batches_per_step: int = 10,
         predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batches_per_step < 1:
+            raise ValueError(f"batches_per_step must be at least 1, got {batches_per_step}")
         if loader not in ("fast", "torchvision"):
             raise ValueError(f"loader must be 'fast' or 'torchvision', got {loader!r}")
         if num_workers < 0:
@@ -264,8 +277,8 @@ class MNISTDataModule(L.LightningDataModule):
             )
         return images, labels.long()
 
-    def train_dataloader(self) -> DataLoader | TensorBatches:
-        return self.batches("train", shuffle=True)
+    def train_dataloader(self) -> Blocks:
+        return Blocks(self.batches("train", shuffle=True), self.hparams.batches_per_step)
 
     def val_dataloader(self) -> list[DataLoader | TensorBatches]:
         """The held-out images, if any, then the test set (always last): the course prints

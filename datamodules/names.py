@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader
 
 from datamodules.files import DataError, RemoteFile, fetch
 from datamodules.sampling import SeededShuffle
+from datamodules.steps import Blocks
 
 URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/"
 NAMES_TRAIN = RemoteFile(
@@ -135,14 +136,19 @@ class NamesDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         seed: int = 0,
         num_workers: int = 0,
+        batches_per_step: int = 1,
         predict_names: list[str] | None = None,
     ) -> None:
         """``data_dir``: where the two files are (default ``$LESSONS_DATA_DIR`` or
         ``./data``, downloaded when missing); ``seed``: the validation split and the shuffle;
+        ``batches_per_step``: mini-batches per Lightning training step, each still one update
+        (1: a batch of 256 names costs far more than Lightning's step around it);
         ``predict_names``: the names ``predict`` classifies."""
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batches_per_step < 1:
+            raise ValueError(f"batches_per_step must be at least 1, got {batches_per_step}")
         if not 0 <= val_fraction < 1:
             raise ValueError(
                 f"val_fraction must be 0 (the course: train on all, test every epoch) or "
@@ -205,8 +211,8 @@ class NamesDataModule(L.LightningDataModule):
             persistent_workers=self.hparams.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
+    def train_dataloader(self) -> Blocks:
+        return Blocks(self.loader("train", shuffle=True), self.hparams.batches_per_step)
 
     def val_dataloader(self) -> list[DataLoader]:
         """The held-out names, if any, then the test set (always last): the course tests

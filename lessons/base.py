@@ -19,7 +19,8 @@ that adds something: loss scaling in float16, gradient averaging under DDP, or a
 lesson that overrides a backward or optimizer-step hook. Otherwise ``self.optimizers()`` and
 ``self.manual_backward`` go straight to torch - ``loss.backward()``, ``optimizer.step()`` -
 because the three hook rounds of each update would cost more than a toy step's maths;
-``global_step`` counts it all the same.
+``global_step`` counts it all the same. ``DirectUpdates`` holds that choice; the classifier
+lessons (``lessons/classifier.py``) use it too.
 """
 
 from __future__ import annotations
@@ -36,11 +37,93 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
+from lightning.pytorch.utilities.types import LRSchedulerConfig
 
 from lessons.hyperparameters import safe_hyperparameters
 
 
-class CourseLesson(L.LightningModule):
+class DirectUpdates(L.LightningModule):
+    """Manual optimisation whose updates go straight to torch where Lightning's adds nothing
+    (``needs_lightning_updates``): ``self.optimizers()`` and ``self.manual_backward`` are
+    then torch's ``optimizer.step()`` and ``loss.backward()``, each step still counted in
+    ``global_step``. Learning-rate schedulers, which Lightning steps only under automatic
+    optimisation, are stepped here: ``step_schedulers("step")`` after each update and
+    ``"epoch"`` ones at the end of each training epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.update_through_lightning = True  # decided when training starts
+        self.direct_optimizer: DirectOptimizer | None = None
+        self.schedules: dict[str, list[LRSchedulerConfig]] = {}  # by interval, from then too
+
+    def on_train_start(self) -> None:
+        self.update_through_lightning = needs_lightning_updates(self.trainer, self)
+        optimizer = super().optimizers()
+        direct = not self.update_through_lightning and isinstance(optimizer, LightningOptimizer)
+        self.direct_optimizer = DirectOptimizer(optimizer) if direct else None
+        self.schedules = {  # looked up once: an update asks for its schedules every time
+            interval: [c for c in self.trainer.lr_scheduler_configs if c.interval == interval]
+            for interval in ("step", "epoch")
+        }
+
+    def optimizers(self, use_pl_optimizer: bool = True) -> Any:
+        """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
+        if use_pl_optimizer and self.direct_optimizer is not None:
+            return self.direct_optimizer
+        return super().optimizers(use_pl_optimizer)
+
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """``loss.backward()``, through Lightning where it scales the loss or runs hooks."""
+        if self.update_through_lightning:
+            super().manual_backward(loss, *args, **kwargs)
+        else:
+            loss.backward(*args, **kwargs)
+
+    def step_schedulers(self, interval: str) -> None:
+        """Step the schedulers configured for ``interval`` ("step" or "epoch"), every
+        ``frequency`` of them, as Lightning does under automatic optimisation; a
+        ``ReduceLROnPlateau`` gets its ``monitor`` metric."""
+        configs = self.schedules.get(interval)
+        if not configs:
+            return
+        done = self.global_step if interval == "step" else self.current_epoch + 1
+        for config in configs:
+            if done % config.frequency:
+                continue
+            metric = None
+            if config.reduce_on_plateau:
+                metric = self.trainer.callback_metrics.get(config.monitor)
+                if metric is None:
+                    continue  # no validation this epoch: nothing to judge a plateau by
+            self.lr_scheduler_step(config.scheduler, metric)
+
+    def on_train_epoch_end(self) -> None:
+        self.step_schedulers("epoch")
+
+    def updates_left(self) -> int | None:
+        """The updates ``--trainer.max_steps`` leaves (None: no limit), where a block stops."""
+        max_steps = self.trainer.max_steps
+        return None if max_steps < 0 else max(max_steps - self.global_step, 0)
+
+    def planned_updates(self) -> int:
+        """The optimizer steps this fit will take, for a schedule that spans it. Lightning's
+        ``estimated_stepping_batches`` counts training steps; a step may hold a block of
+        mini-batches (the training loader's ``batches_per_step``), each one update."""
+        trainer = self.trainer
+        steps = trainer.estimated_stepping_batches  # loads the training data if need be
+        loader = trainer.train_dataloader
+        per_step = getattr(loader, "batches_per_step", 1)
+        if per_step == 1:
+            return int(steps)
+        if trainer.max_steps != -1 and trainer.max_epochs in (None, -1):
+            return trainer.max_steps
+        per_epoch = min(trainer.num_training_batches * per_step, loader.mini_batches)
+        updates = per_epoch * trainer.max_epochs
+        return min(updates, trainer.max_steps) if trainer.max_steps != -1 else updates
+
+
+class CourseLesson(DirectUpdates):
     #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
     #: mixed precision is switched off inside its steps.
     float32_only: bool = False
@@ -59,14 +142,11 @@ class CourseLesson(L.LightningModule):
             raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
         self.steps_per_batch = steps_per_batch
         self.print_every = print_every
-        self.automatic_optimization = False
         self.loss_history: list[float] = []  # the training loss of every course epoch
         self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
         self.course_epoch = 0  # the course epoch being run
         self.printing = False  # whether this course epoch prints its lines
         self.last_course_epoch = math.inf  # the last course epoch of this fit, always printed
-        self.update_through_lightning = True  # decided when training starts
-        self.direct_optimizer: DirectOptimizer | None = None
 
     def course_step(self, batch: Any) -> torch.Tensor:
         """One course epoch on ``batch``, update included; returns the loss before the update."""
@@ -88,26 +168,10 @@ class CourseLesson(L.LightningModule):
             return self.criterion(y_pred.float(), y.float())
 
     def on_train_start(self) -> None:
-        self.update_through_lightning = needs_lightning_updates(self.trainer, self)
-        optimizer = super().optimizers()
-        direct = not self.update_through_lightning and isinstance(optimizer, LightningOptimizer)
-        self.direct_optimizer = DirectOptimizer(optimizer) if direct else None
+        super().on_train_start()
         epochs, batches = self.trainer.max_epochs, self.trainer.num_training_batches
         if epochs is not None and epochs >= 0:
             self.last_course_epoch = epochs * batches * self.steps_per_batch - 1
-
-    def optimizers(self, use_pl_optimizer: bool = True) -> Any:
-        """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
-        if use_pl_optimizer and self.direct_optimizer is not None:
-            return self.direct_optimizer
-        return super().optimizers(use_pl_optimizer)
-
-    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
-        """``loss.backward()``, through Lightning where it scales the loss or runs hooks."""
-        if self.update_through_lightning:
-            super().manual_backward(loss, *args, **kwargs)
-        else:
-            loss.backward(*args, **kwargs)
 
     def optimize(self, loss: torch.Tensor) -> None:
         """The course's update: zero_grad → backward → step."""
@@ -201,5 +265,5 @@ def needs_lightning_updates(trainer: L.Trainer, lesson: L.LightningModule) -> bo
         is_overridden(hook, callback, parent=Callback)
         for callback in trainer.callbacks
         for hook in hooks
-    ) or any(is_overridden(hook, lesson, parent=CourseLesson) for hook in (*hooks, "backward"))
+    ) or any(is_overridden(hook, lesson, parent=DirectUpdates) for hook in (*hooks, "backward"))
     return not (isinstance(trainer.strategy, SingleDeviceStrategy) and plain_precision) or hooked

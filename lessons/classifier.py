@@ -2,14 +2,14 @@
 
 The course (lessons 9-11)::
 
-    def train(epoch):                          # → training_step, one mini-batch per call
-        running_loss = 0.0
+    def train(epoch):                          # → training_step, a block of mini-batches
+        running_loss = 0.0                     #   per call, each one update as here
         for batch_idx, data in enumerate(train_loader, 0):
             inputs, target = data
-            optimizer.zero_grad()              #   Lightning's automatic optimisation does
-            outputs = model(inputs)            #   zero_grad, backward and step around
-            loss = criterion(outputs, target)  #   the loss that training_step returns
-            loss.backward()
+            optimizer.zero_grad()
+            outputs = model(inputs)
+            loss = criterion(outputs, target)
+            loss.backward()                    #   self.manual_backward(loss)
             optimizer.step()
             running_loss += loss.item()
             if batch_idx % 300 == 299:
@@ -33,6 +33,15 @@ The course (lessons 9-11)::
         test()                                 # → the validation pass after every epoch
 
 and the lesson prints the same lines (``print_every`` epochs: 1, the course's rate; 0, none).
+
+One Lightning training step takes a *block* of the course's mini-batches (the datamodule's
+``batches_per_step``, 10 for MNIST) and runs the course's update on each in turn: one
+optimizer step per mini-batch of 64, in the course's order, with the course's numbers, and
+``global_step`` counts every one. Lightning's machinery around a step (hooks, logging, the
+progress bar) then costs a tenth as much per update, which on a small net is a large part of
+the time; and, as for lessons 2-8, each update goes straight to torch unless Lightning adds
+something to it (``lessons/base.py``: ``DirectUpdates``).
+
 The validation pass runs over the test set after every epoch, as the course's ``test()``;
 with a hold-out (the datamodule's ``val_fraction``) it first runs over the held-out training
 images (``val_*``), and only ``val_acc`` may choose the best checkpoint.
@@ -48,7 +57,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
@@ -56,6 +64,7 @@ from torch import nn
 from torchmetrics import CatMetric, MeanMetric
 
 from lessons import figures
+from lessons.base import DirectUpdates
 from lessons.hyperparameters import safe_hyperparameters
 
 #: The evaluation sets of a validation pass, in the datamodule's order: the held-out
@@ -63,7 +72,7 @@ from lessons.hyperparameters import safe_hyperparameters
 VALIDATION_SETS = ("val", "test")
 
 
-class ClassifierLesson(L.LightningModule):
+class ClassifierLesson(DirectUpdates):
     """``print_every``: print the course's lines every this many epochs (1, the course's
     rate; 0, never). ``class_names``: the name of each class, which the confusion matrix is
     labelled with; a lesson sets it (digits, countries)."""
@@ -99,6 +108,7 @@ class ClassifierLesson(L.LightningModule):
             {stage: CatMetric(nan_strategy="disable") for stage in VALIDATION_SETS}
         )
         self.running_loss = torch.zeros(())
+        self.batches_done = 0  # mini-batches trained on in this epoch: the course's batch_idx + 1
         self.history: dict[str, list[tuple[int, float]]] = {}
         self.confusion_counts: torch.Tensor | None = None
         #: The first test batch of the last evaluation: (inputs, predicted, true).
@@ -114,21 +124,44 @@ class ClassifierLesson(L.LightningModule):
     # train(epoch)
 
     def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+        self, block: list[tuple[torch.Tensor, torch.Tensor]], block_idx: int
     ) -> torch.Tensor:
-        inputs, target = batch
-        outputs = self(inputs)
-        loss = self.criterion(outputs, target)
-        self.log("train_loss_step", loss)  # written every log_every_n_steps
-        self.epoch_losses["train_loss"].update(loss.detach())
-        if self.printing():  # the course's running_loss += loss.item(), without waiting
-            self.running_loss = self.running_loss.to(loss.device) + loss.detach()
-            if (batch_idx + 1) % self.loss_every == 0:
-                self.print_loss(batch_idx + 1, len(target))
-        return loss  # Lightning runs zero_grad, backward and step around this
+        """The course's loop body for each mini-batch of ``block``; returns their losses."""
+        optimizer = self.optimizers()
+        losses = []
+        for inputs, target in block[: self.updates_left()]:  # --trainer.max_steps may end it
+            optimizer.zero_grad()
+            outputs = self(inputs)
+            loss = self.criterion(outputs, target)
+            self.manual_backward(loss)
+            optimizer.step()
+            self.step_schedulers("step")  # a schedule by step (the speedrun's) moves on
+            losses.append(loss.detach())
+        losses = torch.stack(losses)
+        self.count_losses(losses, len(target))
+        if self.trainer._logger_connector.should_update_logs:  # only when the loggers write it
+            self.log("train_loss_step", losses.mean())  # (a self.log costs about a millisecond)
+        self.epoch_losses["train_loss"].update(losses)
+        return losses
+
+    def count_losses(self, losses: torch.Tensor, batch_size: int) -> None:
+        """The course's ``running_loss += loss.item()`` for each loss of a block, summed where
+        it is computed (no waiting), and its line every ``loss_every`` mini-batches."""
+        first, self.batches_done = self.batches_done, self.batches_done + len(losses)
+        if not self.printing():
+            return
+        start = first
+        while start < self.batches_done:  # up to the next line, or the end of the block
+            end = min(self.batches_done, (start // self.loss_every + 1) * self.loss_every)
+            part = losses[start - first : end - first].sum()
+            self.running_loss = self.running_loss.to(part.device) + part
+            if end % self.loss_every == 0:
+                self.print_loss(end, batch_size)
+            start = end
 
     def on_train_epoch_start(self) -> None:
         self.running_loss = torch.zeros(())
+        self.batches_done = 0
 
     def print_loss(self, batches: int, batch_size: int) -> None:
         """The course's line every ``loss_every`` batches: the mean loss over them."""
@@ -170,6 +203,7 @@ class ClassifierLesson(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         self.stop_if_diverged()
         self.end_epoch("train")
+        super().on_train_epoch_end()  # the schedulers stepped by epoch
 
     def stop_if_diverged(self) -> None:
         """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked

@@ -47,7 +47,5 @@ class SpeedrunNet(ResidualNet):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer(self.parameters())
-        schedule = OneCycleLR(
-            optimizer, max_lr=self.max_lr, total_steps=self.trainer.estimated_stepping_batches
-        )
+        schedule = OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=self.planned_updates())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

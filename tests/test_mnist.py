@@ -51,7 +51,8 @@ def first_batches(data: MNISTDataModule, epoch: int) -> list[tuple[torch.Tensor,
     loaders = [data.train_dataloader(), *data.val_dataloader()]
     for loader in loaders:
         _set_sampler_epoch(loader, epoch)  # what Lightning calls at every epoch start
-    return [next(iter(loader)) for loader in loaders]
+    train_block, *evaluation = (next(iter(loader)) for loader in loaders)
+    return [train_block[0], *evaluation]  # training batches come in blocks
 
 
 def rows(images: torch.Tensor) -> list[bytes]:
@@ -86,7 +87,7 @@ def test_fast_way_holds_one_copy_of_the_data_per_device():
     images are shared by the validation pass and the test loader."""
     data = fitted("fast")
     _, val_test = data.val_dataloader()
-    loaders = {"train": data.train_dataloader(), "test": val_test}
+    loaders = {"train": data.train_dataloader().loader, "test": val_test}  # inside its Blocks
     for split, loader in loaders.items():
         images, labels = data.splits[split]
         assert loader.images.data_ptr() == images.data_ptr()
@@ -298,8 +299,9 @@ def test_training_steps_do_not_wait_for_the_device(run_cli, monkeypatch):
             "fit", "mnist", "--trainer.enable_progress_bar", "true",
             "--trainer.max_epochs", "2", "--trainer.num_sanity_val_steps", "0",
             "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", str(steps),
-            # ranking checkpoints reads val_acc once an epoch, more often when it improves
-            "--checkpoint.monitor", "null",
+            # ranking checkpoints reads val_acc once an epoch, more often when it improves;
+            # the loggers read the loss they write (every 5 blocks in the config)
+            "--checkpoint.monitor", "null", "--trainer.log_every_n_steps", "1000",
         )  # fmt: skip
         counts.append(dict(reads))
     assert counts[0] == counts[1]
@@ -321,7 +323,7 @@ def test_holdout_preset_validates_and_keeps_the_best_checkpoint(run_cli):
 def test_print_every_0_prints_none_of_the_course_lines(run_cli, capsys):
     run_cli(
         "fit", "mnist", "--model.init_args.print_every", "0", "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", "300", "--trainer.limit_val_batches", "2",
+        "--trainer.limit_train_batches", "30", "--trainer.limit_val_batches", "2",  # 300 batches
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert "accuracy on test set" not in printed and "loss:" not in printed
@@ -354,7 +356,7 @@ def test_a_diverging_classifier_stops_before_a_checkpoint_keeps_spoiled_weights(
     assert "lower the learning rate; the last good checkpoint is " in str(error.value)
     assert str(error.value).endswith("runs/mnist/version_0/checkpoints/last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
-    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5
+    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5 * 10  # blocks of 10
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 

@@ -67,7 +67,7 @@ def test_the_split_is_seeded():
 
 
 def test_batches_are_padded_with_0_and_sorted_longest_first(names):
-    codes, countries = next(iter(names.train_dataloader()))
+    ((codes, countries),) = next(iter(names.train_dataloader()))  # a block of one batch
     lengths = (codes != 0).sum(dim=1)
     assert codes.shape == (32, int(lengths.max())) and countries.shape == (32,)
     assert lengths.tolist() == sorted(lengths.tolist(), reverse=True)
@@ -79,7 +79,7 @@ def test_packing_makes_the_padding_invisible(names):
     """A name scores the same alone as padded in a batch of longer names."""
     torch.manual_seed(0)
     model = NameClassifier().eval()
-    codes, _ = next(iter(names.train_dataloader()))
+    ((codes, _),) = next(iter(names.train_dataloader()))  # a block of one batch
     with torch.no_grad():
         batch_scores = model(codes)
         for row, scores in zip(codes, batch_scores, strict=True):
