@@ -16,6 +16,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+#: One epoch of lesson 9 on two CPU processes (DDP over gloo), a few batches of each loader.
+MNIST_DDP_CPU = [
+    "--config", str(CONFIGS / "mnist.yaml"), *QUIET,
+    "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2",
+    "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2",
+    "--trainer.num_sanity_val_steps", "0",
+]  # fmt: skip
 #: A plain Trainer on one CPU that writes and shows nothing: ``L.Trainer(**PLAIN_TRAINER)``.
 PLAIN_TRAINER = dict(  # noqa: C408
     accelerator="cpu",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import QUIET, config, run_folder, run_subprocess
+from helpers import MNIST_DDP_CPU, QUIET, config, run_folder, run_subprocess
 from lightning.fabric.utilities.data import _set_sampler_epoch
 from lightning.pytorch.cli import LightningCLI
 from mnist_helpers import ImageCounter
@@ -144,10 +144,7 @@ def test_two_ranks_get_disjoint_halves_covering_every_image():
 def test_ddp_on_cpu_gives_each_process_a_disjoint_half(tmp_path):
     shards = tmp_path / "shards"
     result = run_subprocess(
-        "fit", "--config", config("mnist"), *QUIET,
-        "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2",
-        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
-        "--trainer.limit_val_batches", "2", "--trainer.num_sanity_val_steps", "0",
+        "fit", *MNIST_DDP_CPU, "--trainer.limit_train_batches", "3",
         "--trainer.callbacks+=mnist_helpers.ShardIndexRecorder",
         f"--trainer.callbacks.folder={shards}",
         cwd=tmp_path,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from helpers import PLAIN_TRAINER, QUIET, config, run_subprocess
+from helpers import MNIST_DDP_CPU, PLAIN_TRAINER, run_subprocess
 
 from datamodules.mnist import EpochShardSampler, MNISTDataModule, TensorBatches
 from datamodules.steps import Blocks
@@ -160,10 +160,7 @@ def test_ddp_averages_the_gradients_of_every_mini_batch_of_a_block(tmp_path):
     (DDP averages it), so both processes end with the same weights, moved from the start."""
     folder = tmp_path / "weights"
     result = run_subprocess(
-        "fit", "--config", config("mnist"), *QUIET,
-        "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2",
-        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-        "--trainer.limit_val_batches", "2", "--trainer.num_sanity_val_steps", "0",
+        "fit", *MNIST_DDP_CPU, "--trainer.limit_train_batches", "2",
         "--trainer.callbacks+=mnist_helpers.WeightsRecorder",
         f"--trainer.callbacks.folder={folder}",
         cwd=tmp_path,
