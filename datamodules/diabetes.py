@@ -18,12 +18,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from datamodules.files import DataError, RemoteFile, fetch
+from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
 from datamodules.sampling import SeededShuffle
 
 DIABETES = RemoteFile(
     name="diabetes.csv.gz",
-    url="https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/diabetes.csv.gz",
+    urls=course_file_urls("diabetes.csv.gz"),
     sha256="398214d0f6b7f4a722f598d8e424f28bc078abbd16ebdeea0f8e264492325aa4",
 )
 

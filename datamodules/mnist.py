@@ -50,9 +50,10 @@ COURSE_TRANSFORM = transforms.Compose(
     [transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))]
 )
 
-#: The files torchvision downloads, from its first mirror, with the md5 sums it checks.
+#: The files torchvision downloads, from each mirror it lists in turn, with the md5 sums it
+#: checks (``datamodules/files.py`` puts ``$LESSONS_MIRROR`` first).
 MNIST_FILES = {
-    name: RemoteFile(f"MNIST/raw/{name}", MNIST.mirrors[0] + name, md5=md5)
+    name: RemoteFile(f"MNIST/raw/{name}", tuple(mirror + name for mirror in MNIST.mirrors), md5=md5)
     for name, md5 in MNIST.resources
 }
 

@@ -39,19 +39,18 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
-from datamodules.files import DataError, RemoteFile, fetch
+from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
 from datamodules.sampling import SeededShuffle
 from datamodules.steps import Blocks
 
-URL = "https://raw.githubusercontent.com/hunkim/PyTorchZeroToAll/master/data/"
 NAMES_TRAIN = RemoteFile(
     "names_train.csv.gz",
-    URL + "names_train.csv.gz",
+    course_file_urls("names_train.csv.gz"),
     sha256="49b4bf41dce5bfeac989b46ca37cf7baccd9a0d2a855df82f86de67a9376268f",
 )
 NAMES_TEST = RemoteFile(
     "names_test.csv.gz",
-    URL + "names_test.csv.gz",
+    course_file_urls("names_test.csv.gz"),
     sha256="57d7758db533a42c99d513b2341a7e7b0f55c1e0e7d233b1ef6a4fa2f1adf753",
 )
 #: The course's N_CHARS: a character is its ASCII code; code 0 is the padding.
