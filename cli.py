@@ -4,6 +4,7 @@ The config names the lesson (``model.class_path``) and its data (``data.class_pa
 LightningCLI builds both and the Trainer, so devices, precision, checkpoints and several
 GPUs are Trainer flags: ``--trainer.accelerator gpu --trainer.precision bf16-mixed``.
 Subcommands: fit, validate, test, predict; ``--help`` and ``--print_config`` on each.
+``python cli.py download [--data_dir DIR] [--check]`` fetches every data file for offline use.
 
 Errors in a config, a data file or a checkpoint end the run with one line that says what
 is wrong and how to fix it; set ``LESSONS_DEBUG=1`` to see the traceback instead.
@@ -14,7 +15,6 @@ is no file names a config shipped with the package (``diabetes``, ``trainer/ddp_
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -31,8 +31,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
+from lessons import quiet_dependencies
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
 from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson, run_checkpoint
+from runner.summary import fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
 RUNS = "runs"
@@ -51,6 +53,7 @@ class LessonsCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
+        self.command_args = list(sys.argv[1:] if args is None else args)  # for fit's summary
         subcommand = self.config.get("subcommand")
         if not subcommand:
             return
@@ -74,8 +77,14 @@ class LessonsCLI(LightningCLI):
         if ckpt_path:
             model = config.get("model")
             check_lesson(ckpt_path, getattr(model, "class_path", None))
+            if logger is not None and subcommand != "fit":  # into <run>/predict/ …
+                write_beside_its_run(subcommand, ckpt_path, logger)
+                warnings.filterwarnings("ignore", message="The dirpath has changed")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        check_data = getattr(self.model, "check_data", None)  # another lesson's data: one line
+        if callable(check_data):
+            check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
@@ -93,6 +102,22 @@ class LessonsCLI(LightningCLI):
         if callable(build_optimizer):
             build_optimizer(self.model.parameters())
         ensure_writable(Path(getattr(self.trainer.logger, "save_dir", None) or "."))
+
+    def after_fit(self) -> None:
+        folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
+        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
+            print(fit_summary(Path(folder), self.command_args, program_name()))
+
+    def after_validate(self) -> None:
+        self.say_where_results_are()
+
+    def after_test(self) -> None:
+        self.say_where_results_are()
+
+    def say_where_results_are(self) -> None:
+        folder = self.trainer.log_dir  # on every rank, as above
+        if self.trainer.is_global_zero and folder:
+            print(f"results in {folder}")
 
     def before_predict(self) -> None:
         for callback in self.trainer.callbacks:
@@ -157,19 +182,6 @@ def resolve_configs(args: list[str]) -> list[str]:
         after_config = arg == "--config"
         resolved.append(arg)
     return resolved
-
-
-def quiet_dependencies() -> None:
-    """No deprecation notice from inside our dependencies (Lightning's use of torch's
-    ``LeafSpec``) and no advertising tip; warnings about the user's settings still show."""
-    deprecated = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
-    warnings.filterwarnings("ignore", message=deprecated, category=FutureWarning)
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(no_advertising)  # added once, however often called
-
-
-def no_advertising(record: logging.LogRecord) -> bool:
-    return "litlogger" not in record.getMessage()
 
 
 def requested_subcommand(args: list[str]) -> str | None:
@@ -245,9 +257,18 @@ def main(args: list[str] | None = None) -> LessonsCLI:
     )
 
 
+def program_name() -> str:
+    """How the user called us: the ``lessons`` command or ``python cli.py``."""
+    return "lessons" if Path(sys.argv[0]).name == "lessons" else "python cli.py"
+
+
 def run() -> None:
     """``python cli.py …`` and the ``lessons`` command: errors end in one line."""
-    program = "lessons" if Path(sys.argv[0]).name == "lessons" else "python cli.py"
+    program = program_name()
+    if sys.argv[1:2] == ["download"]:  # the data files for offline use: no Trainer, no lesson
+        from datamodules.download import main as download
+
+        sys.exit(download(sys.argv[2:], program))
     if os.environ.get("LESSONS_DEBUG"):
         main()
         return

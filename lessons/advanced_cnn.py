@@ -69,6 +69,9 @@ class InceptionA(nn.Module):
 
 
 class InceptionNet(DigitClassifier):
+    data_class = "datamodules.mnist.MNISTDataModule"
+    config = "configs/inception.yaml"
+
     def __init__(
         self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
     ) -> None:
@@ -112,6 +115,9 @@ class ResidualBlock(nn.Module):
 
 class ResidualNet(DigitClassifier):
     """``channels``: the widths of the two stages, the course's (16, 32) by default."""
+
+    data_class = "datamodules.mnist.MNISTDataModule"
+    config = "configs/resnet.yaml"
 
     def __init__(
         self,

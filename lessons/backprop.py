@@ -46,6 +46,8 @@ INITIAL_WEIGHTS = {
 
 
 class Backprop(CourseLesson):
+    data_class = "datamodules.toy.ToyDataModule"
+    config = "configs/backprop_linear.yaml"
     float32_only = True  # the lesson checks autograd's numbers against hand-derived ones
     updates_by_hand = True  # the update is written out in course_step
 
@@ -118,8 +120,8 @@ class Backprop(CourseLesson):
         (x,) = batch
         return {"x": x, "y_pred": self(x)}
 
-    def configure_optimizers(self) -> None:
-        return None  # the update is written out in course_step
+    def configure_optimizers(self) -> list:
+        return []  # no optimizer: the update is written out in course_step
 
     def draw_figures(self, folder: Path) -> None:
         figures.plot_loss_history(folder / "loss.png", self.loss_history)

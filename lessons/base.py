@@ -26,6 +26,7 @@ lessons (``lessons/classifier.py``) use it too.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
@@ -42,7 +45,54 @@ from lightning.pytorch.utilities.types import LRSchedulerConfig
 from lessons.hyperparameters import safe_hyperparameters
 
 
-class DirectUpdates(L.LightningModule):
+class Lesson(L.LightningModule):
+    """What every lesson is: a LightningModule whose printed lines are never lost, and which
+    refuses another lesson's data in one line."""
+
+    #: The data module this lesson learns from (its class path), and the config pairing them.
+    data_class: str = ""
+    config: str = ""
+
+    def check_data(self, datamodule: L.LightningDataModule | None) -> None:
+        """Another lesson's data would fail deep inside a step, with a traceback; refuse it
+        before anything runs, naming what fits."""
+        if datamodule is None or not self.data_class:
+            return
+        module, name = self.data_class.rsplit(".", 1)
+        if isinstance(datamodule, getattr(importlib.import_module(module), name)):
+            return
+        got = f"{type(datamodule).__module__}.{type(datamodule).__qualname__}"
+        raise ValueError(
+            f"{type(self).__name__} learns from {self.data_class}, but the data given is "
+            f"{got}; run it with its own config: --config {self.config}"
+        )
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """The course's ``print``, on process 0 only, as Lightning's ``self.print``, but
+        shown whenever it is called (``print_above_the_bar``)."""
+        if self.trainer.is_global_zero:
+            print_above_the_bar(self.trainer, *args, **kwargs)
+
+
+def print_above_the_bar(trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+    """``print(*args)`` that a running progress bar neither hides nor tears.
+
+    Lightning's progress bar prints a line only while one of its bars is running and drops
+    it before training starts or after it ends - the course's opening and closing lines.
+    tqdm's own ``write`` lifts any bar still drawn out of the way, writes the line and draws
+    the bar again; with no bar drawn, it is a plain print.
+    """
+    bar = trainer.progress_bar_callback
+    if isinstance(bar, TQDMProgressBar) and bar.is_enabled:
+        line = kwargs.get("sep", " ").join(map(str, args))
+        Tqdm.write(line, file=kwargs.get("file"), end=kwargs.get("end", "\n"))
+    elif bar is not None and bar.is_enabled:  # another kind of bar prints its own way
+        bar.print(*args, **kwargs)
+    else:
+        print(*args, **kwargs)
+
+
+class DirectUpdates(Lesson):
     """Manual optimisation whose updates go straight to torch where Lightning's adds nothing
     (``needs_lightning_updates``): ``self.optimizers()`` and ``self.manual_backward`` are
     then torch's ``optimizer.step()`` and ``loss.backward()``, each step still counted in

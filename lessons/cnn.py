@@ -22,6 +22,9 @@ from lessons.classifier import DigitClassifier
 
 
 class CNN(DigitClassifier):
+    data_class = "datamodules.mnist.MNISTDataModule"
+    config = "configs/cnn.yaml"
+
     def __init__(
         self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
     ) -> None:

@@ -50,6 +50,9 @@ COURSE_NET = (8, [6, 4], "sigmoid")  # in_features, hidden_sizes, activation of 
 
 
 class DiabetesClassifier(CourseLesson):
+    data_class = "datamodules.diabetes.DiabetesDataModule"
+    config = "configs/diabetes.yaml"
+
     def __init__(
         self,
         in_features: int = 8,

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+#: A curve of at most this many points marks each one.
+MARKED_UP_TO = 30
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -34,11 +37,13 @@ def plot_curves(
     grid: bool = False,
     log_y: bool = False,
 ) -> Path:
-    """One line per ``label: (xs, ys)``, as the course's ``plt.plot(epoch_list, loss_list)``."""
+    """One line per ``label: (xs, ys)``, as the course's ``plt.plot(epoch_list, loss_list)``;
+    a curve of few points (one epoch, a short or resumed run) has a marker on each, as a
+    single point has no line to show it."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (xs, ys) in curves.items():
-        ax.plot(xs, ys, label=label)
+        ax.plot(xs, ys, label=label, marker="o" if len(xs) <= MARKED_UP_TO else None)
     if hline is not None:
         ax.plot(
             [min(min(xs) for xs, _ in curves.values()), max(max(xs) for xs, _ in curves.values())],

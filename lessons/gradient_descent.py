@@ -28,6 +28,8 @@ from lessons.base import CourseLesson
 
 
 class GradientDescent(CourseLesson):
+    data_class = "datamodules.toy.ToyDataModule"
+    config = "configs/gradient_descent_batch.yaml"
     float32_only = True  # no autocast: the lesson is the hand-written arithmetic, in float64
     updates_by_hand = True  # the update is written out in course_step
 
@@ -44,8 +46,8 @@ class GradientDescent(CourseLesson):
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
         self.save_hyperparameters()
-        # A buffer: saved and moved with the model, never seen by autograd or an optimizer.
-        self.register_buffer("w", torch.tensor(initial_w, dtype=torch.float64))
+        # The model's one parameter, updated by hand in course_step (no autograd, no optimizer).
+        self.w = torch.nn.Parameter(torch.tensor(initial_w, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.w
@@ -92,8 +94,8 @@ class GradientDescent(CourseLesson):
         (x,) = batch
         return {"x": x, "y_pred": self(x)}
 
-    def configure_optimizers(self) -> None:
-        return None  # the update is written out in course_step
+    def configure_optimizers(self) -> list:
+        return []  # no optimizer: the update is written out in course_step
 
     def draw_figures(self, folder: Path) -> None:
         ylabel = "MSE" if self.hparams.mode == "batch" else "Loss"

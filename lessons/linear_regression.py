@@ -21,6 +21,9 @@ from lessons.base import CourseLesson
 
 
 class LinearRegression(CourseLesson):
+    data_class = "datamodules.toy.ToyDataModule"
+    config = "configs/linear_regression.yaml"
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.SGD,

@@ -26,6 +26,8 @@ from lessons.base import CourseLesson
 
 
 class LinearSearch(CourseLesson):
+    data_class = "datamodules.toy.ToyDataModule"
+    config = "configs/linear_search.yaml"
     updates_by_hand = True  # no optimizer: the search tries every candidate
 
     def __init__(
@@ -82,8 +84,8 @@ class LinearSearch(CourseLesson):
         self.log("best_mse", best_mse)
         return torch.tensor(best_mse)
 
-    def configure_optimizers(self) -> None:
-        return None  # nothing to optimise: the search tries every candidate
+    def configure_optimizers(self) -> list:
+        return []  # no optimizer: the search tries every candidate
 
     def draw_figures(self, folder: Path) -> None:
         if not self.mse_list:

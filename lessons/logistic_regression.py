@@ -22,6 +22,9 @@ HOURS = (1.0, 2.0, 2.5, 3.0, 4.0)
 
 
 class LogisticRegression(LinearRegression):
+    data_class = "datamodules.toy.ToyDataModule"
+    config = "configs/logistic_regression.yaml"
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.SGD,

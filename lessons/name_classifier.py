@@ -25,6 +25,9 @@ from lessons.classifier import ClassifierLesson
 
 
 class NameClassifier(ClassifierLesson):
+    data_class = "datamodules.names.NamesDataModule"
+    config = "configs/names.yaml"
+
     def __init__(
         self,
         n_chars: int = 128,

@@ -106,6 +106,8 @@ class HelloLesson(CourseLesson):
 
 
 class HelloRNNCell(HelloLesson):
+    data_class = "datamodules.hello.HelloDataModule"
+    config = "configs/rnn_cell.yaml"
     reduction = "sum"  # the course: loss += criterion(hidden, label) at every step
 
     def __init__(
@@ -131,6 +133,9 @@ class HelloRNNCell(HelloLesson):
 
 
 class HelloRNN(HelloLesson):
+    data_class = "datamodules.hello.HelloDataModule"
+    config = "configs/rnn.yaml"
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.Adam,
@@ -150,6 +155,9 @@ class HelloRNN(HelloLesson):
 
 
 class HelloEmbedding(HelloLesson):
+    data_class = "datamodules.hello.HelloDataModule"
+    config = "configs/rnn_embedding.yaml"
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.Adam,

@@ -29,6 +29,9 @@ from lessons.classifier import DigitClassifier
 
 
 class SoftmaxClassifier(DigitClassifier):
+    data_class = "datamodules.mnist.MNISTDataModule"
+    config = "configs/mnist.yaml"
+
     def __init__(
         self,
         hidden_sizes: list[int] = [512, 256, 128, 64],  # noqa: B006 (jsonargparse shows list defaults)

@@ -26,6 +26,9 @@ from lessons.advanced_cnn import ResidualNet
 
 
 class SpeedrunNet(ResidualNet):
+    data_class = "datamodules.mnist.MNISTDataModule"
+    config = "configs/mnist_speedrun.yaml"
+
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.Adam,

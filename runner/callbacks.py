@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 
+from lessons.base import print_above_the_bar
 from runner.loggers import add_figures_to_tensorboard
 
 
@@ -81,7 +82,7 @@ class PredictionWriter(BasePredictionWriter):
         partial.write_text(text)
         partial.replace(path)  # a reader never sees half a file
         shown = text if len(text) < 2000 else text[:2000] + "…\n"
-        print(f"{shown}predictions written to {path}")
+        print_above_the_bar(trainer, f"{shown}predictions written to {path}")
 
 
 def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> list[dict]:
