@@ -1,6 +1,6 @@
-"""The gallery: ``docs/gallery.py`` writes every figure that the README's Gallery section
-shows (run here at reduced settings), and the committed figures are the script's, from runs
-at the course's settings."""
+"""The gallery: ``docs/gallery.py`` writes every figure that the lecture pages of the site show
+(run here at reduced settings), and the committed figures are the script's, from runs at the
+course's settings."""
 
 from __future__ import annotations
 
@@ -9,26 +9,32 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import REPO, run_command
 
 SCRIPT = REPO / "docs" / "gallery.py"
 COMMITTED = REPO / "docs" / "gallery"
 
 
-def readme_figures() -> list[str]:
-    """The PNG names in README.md's Gallery section, in order."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^## Gallery\n(.*?)(?=^## |\Z)", readme, re.S | re.M)
-    assert match, "README.md has no Gallery section"
-    return re.findall(r"\(docs/gallery/([\w.-]+\.png)\)", match.group(1))
+def shown_figures(folder: Path = REPO / "docs") -> list[str]:
+    """The PNG names the lecture pages in ``folder`` show, in lecture order."""
+    names = []
+    for page in sorted(folder.glob("lecture*.md")):
+        names += re.findall(r"\]\((?:\.\./)?gallery/([\w.-]+\.png)\)", page.read_text("utf-8"))
+    return names
+
+
+def test_both_languages_show_the_same_figures():
+    assert shown_figures() and shown_figures() == shown_figures(REPO / "docs" / "en")
 
 
 def is_png(path: Path) -> bool:
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_script_writes_every_figure_the_readme_shows(tmp_path: Path):
-    shown = readme_figures()
+@pytest.mark.slow  # a process that runs every lesson, briefly
+def test_the_script_writes_every_figure_the_pages_show(tmp_path: Path):
+    shown = shown_figures()
     assert len(shown) == len(set(shown)) >= 12
     result = run_command(
         sys.executable, str(SCRIPT), "--quick", "--output", str(tmp_path / "gallery"),
@@ -46,7 +52,7 @@ def test_the_script_writes_every_figure_the_readme_shows(tmp_path: Path):
 
 def test_the_committed_figures_are_small_and_from_the_courses_settings():
     record = json.loads((COMMITTED / "gallery.json").read_text())
-    for name in readme_figures():
+    for name in shown_figures():
         path = COMMITTED / name
         assert is_png(path) and path.stat().st_size < 100_000, name
         run = record[name.removesuffix(".png")]

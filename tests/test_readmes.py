@@ -1,10 +1,12 @@
-"""README.md and README.zh-CN.md tell the same facts: the same install command, the same
-configs, the same gallery; and each links the other.
+"""The READMEs are the front door and the site (``docs/``) holds the rest; both tell the same
+facts in Chinese and English.
 
-"Every config" means: each lesson config ``configs/*.yaml`` is named in each README's lesson
-table, each Trainer preset ``configs/trainer/*.yaml`` is named (as `` `cpu` ``, …) and each
-preset ``configs/presets/*.yaml`` by its path; and the config paths either README names are
-the same set.
+- README.md is under 8 KB; README.zh-CN.md has the same sections; both give the same install
+  command, name the same configs, and their lesson tables name every lesson config.
+- Every page of the site has a twin under the same name in the other language, and links it.
+- Every lecture 2-13 has a page in both languages that links its notebook, a config of its
+  own and its episode of the course's videos; together the lecture pages link every config.
+- The running guide names every Trainer preset and every preset of ``configs/presets/``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,24 @@ from helpers import CONFIGS, REPO
 ENGLISH = REPO / "README.md"
 CHINESE = REPO / "README.zh-CN.md"
 READMES = [ENGLISH, CHINESE]
-#: The heading of each README's lesson table.
+#: Each README's sections, in order: (English heading, its Chinese twin).
+SECTIONS = [
+    ("## The two commands", "## 两条命令"),
+    ("## The lessons", "## 各讲内容"),
+    ("## The course site", "## 课程网站"),
+    ("## Data, offline", "## 离线数据"),
+    ("## Where to go next", "## 接下来"),
+]
 LESSON_TABLE = {ENGLISH: "## The lessons", CHINESE: "## 各讲内容"}
 COURSE_VIDEOS = "https://www.bilibili.com/video/BV1Y7411d7Ys"
+DOCS = REPO / "docs"
+CHINESE_PAGES = sorted(DOCS.glob("*.md"))
+ENGLISH_PAGES = sorted((DOCS / "en").glob("*.md"))
+LECTURES = range(2, 14)
 
 
-def text(readme) -> str:
-    return readme.read_text(encoding="utf-8")
+def text(path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def section(readme, heading: str) -> str:
@@ -34,8 +47,22 @@ def section(readme, heading: str) -> str:
     return match.group(1)
 
 
-def config_paths(readme_text: str) -> set[str]:
-    return set(re.findall(r"configs/[\w/]+\.yaml", readme_text))
+def config_paths(markdown: str) -> set[str]:
+    return set(re.findall(r"configs/[\w/]+\.yaml", markdown))
+
+
+def links(markdown: str) -> list[str]:
+    return re.findall(r"\]\(([^)\s]+)\)", markdown)
+
+
+def test_the_english_readme_is_a_front_door_under_8_kb():
+    assert len(ENGLISH.read_bytes()) <= 8 * 1024
+
+
+def test_both_readmes_have_the_same_sections():
+    for readme, language in ((ENGLISH, 0), (CHINESE, 1)):
+        headings = re.findall(r"^## .*$", text(readme), re.M)
+        assert headings == [pair[language] for pair in SECTIONS], readme.name
 
 
 def test_both_readmes_name_the_same_configs():
@@ -43,34 +70,66 @@ def test_both_readmes_name_the_same_configs():
 
 
 @pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
-def test_the_lesson_table_names_every_lesson_config(readme):
-    table = section(readme, LESSON_TABLE[readme])
-    named = config_paths("\n".join(line for line in table.splitlines() if line.startswith("|")))
-    assert {f"configs/{path.name}" for path in CONFIGS.glob("*.yaml")} <= named
-
-
-@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
-def test_every_preset_is_named(readme):
-    for preset in (CONFIGS / "trainer").glob("*.yaml"):
-        assert f"`{preset.stem}`" in text(readme), f"{readme.name} does not name {preset.stem}"
-    for preset in (CONFIGS / "presets").glob("*.yaml"):
-        assert f"configs/presets/{preset.name}" in text(readme)
+def test_the_lesson_table_names_every_lesson_config_and_links_what_exists(readme):
+    table = "\n".join(
+        line for line in section(readme, LESSON_TABLE[readme]).splitlines() if line.startswith("|")
+    )
+    assert {f"configs/{path.name}" for path in CONFIGS.glob("*.yaml")} <= config_paths(table)
+    targets = [link for link in links(table) if not link.startswith("https://")]
+    assert targets, f"{readme.name}: the lesson table links nothing"
+    for target in targets:
+        assert (REPO / target).is_file(), f"{readme.name} links {target}, which does not exist"
+    for lecture in LECTURES:
+        assert f"{COURSE_VIDEOS}?p={lecture})" in table, f"{readme.name}: no episode {lecture}"
 
 
 def test_the_same_install_command():
-    commands = [re.findall(r"^pip install .*$", text(readme), re.M) for readme in READMES]
+    commands = [  # without the comments, which are in each README's language
+        re.findall(r"^(pip install [^#\n]*?)\s*(?:#.*)?$", text(readme), re.M) for readme in READMES
+    ]
     assert commands[0] and commands[0] == commands[1]
 
 
-def test_each_links_the_other_and_the_chinese_one_the_course():
+def test_each_links_the_other_and_the_course():
     assert text(ENGLISH).splitlines()[0].endswith("(README.zh-CN.md)")
     assert "(README.md)" in text(CHINESE).splitlines()[0]
-    assert COURSE_VIDEOS in text(CHINESE)
-    assert "LESSONS_DATA_DIR" in text(CHINESE) and "--ckpt_path last" in text(CHINESE)
+    for readme in READMES:
+        assert COURSE_VIDEOS in text(readme) and "LESSONS_DATA_DIR" in text(readme)
+        assert "mkdocs serve" in text(readme), f"{readme.name} does not say how to open the site"
 
 
-def test_the_same_gallery():
-    def images(readme) -> list[str]:
-        return re.findall(r"\((docs/gallery/[\w.-]+\.png)\)", text(readme))
+def test_every_page_has_a_twin_in_the_other_language_and_links_it():
+    assert [page.name for page in CHINESE_PAGES] == [page.name for page in ENGLISH_PAGES]
+    for page in CHINESE_PAGES:
+        assert f"(en/{page.name})" in text(page), f"docs/{page.name} does not link its twin"
+        assert f"(../{page.name})" in text(DOCS / "en" / page.name), f"docs/en/{page.name}"
 
-    assert images(ENGLISH) and images(ENGLISH) == images(CHINESE)
+
+@pytest.mark.parametrize("lecture", LECTURES)
+def test_each_lecture_page_links_its_notebook_configs_and_episode(lecture: int):
+    (notebook,) = (REPO / "notebooks").glob(f"lecture{lecture:02d}_*.ipynb")
+    name = f"lecture{lecture:02d}.md"
+    for page, prefix in ((DOCS / name, ""), (DOCS / "en" / name, "../")):
+        page_links = links(text(page))
+        assert f"{COURSE_VIDEOS}?p={lecture}" in page_links, f"{page}: no episode {lecture}"
+        assert f"{prefix}notebooks/{notebook.name}" in page_links, f"{page}: no notebook"
+        configs = [link for link in page_links if re.fullmatch(rf"{prefix}configs/\w+\.yaml", link)]
+        assert configs, f"{page} links no config"
+        for link in configs:
+            assert (REPO / link.removeprefix(prefix)).is_file(), f"{page} links {link}"
+
+
+def test_the_lecture_pages_link_every_lesson_config():
+    linked = set()
+    for lecture in LECTURES:
+        linked |= config_paths(text(DOCS / f"lecture{lecture:02d}.md"))
+    assert {f"configs/{path.name}" for path in CONFIGS.glob("*.yaml")} <= linked
+
+
+@pytest.mark.parametrize("page", [DOCS / "running.md", DOCS / "en" / "running.md"], ids=str)
+def test_the_running_guide_names_every_preset(page):
+    for preset in (CONFIGS / "trainer").glob("*.yaml"):
+        assert f"`{preset.stem}`" in text(page), f"{page} does not name {preset.stem}"
+    for preset in (CONFIGS / "presets").glob("*.yaml"):
+        assert f"configs/presets/{preset.name}" in text(REPO / "docs" / "data.md")
+        assert f"configs/presets/{preset.name}" in text(page.parent / "data.md")
