@@ -8,6 +8,10 @@ seed, so that its spread over seeds says how far a lesson may land from it.
     python bench/course_cnn.py inception --seed 1    # lesson 11, Inception-A
     python bench/course_cnn.py resnet --seed 0       # lesson 11, residual
     python bench/course_cnn.py softmax --seed 0      # lesson 9
+    python bench/course_cnn.py resnet --epochs 1 --batches 50 --test-batches 20
+
+The short runs (the first ``--batches`` training batches, then ``test()`` on the first
+``--test-batches`` test batches) are what the default tests' short runs are held to.
 
 It prints the course's lines and, last, {"net", "seed", "accuracy", "train_s"} as JSON.
 The one change from the course: the images are read from ``$LESSONS_DATA_DIR`` (or
@@ -158,6 +162,8 @@ def main() -> None:
     parser.add_argument("net", choices=NETS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=0, help="train only the first N batches")
+    parser.add_argument("--test-batches", type=int, default=0, help="test on the first N batches")
     parser.add_argument("--data", default=None, help="folder holding MNIST/raw/*.gz")
     args = parser.parse_args()
     torch.manual_seed(args.seed)  # the one line the course leaves out: a seed
@@ -182,6 +188,8 @@ def main() -> None:
     def train(epoch):
         running_loss = 0.0
         for batch_idx, data in enumerate(train_loader, 0):
+            if batch_idx == args.batches > 0:
+                break  # not in the course: a short run (--batches)
             inputs, target = data
             optimizer.zero_grad()
             outputs = model(inputs)
@@ -197,7 +205,9 @@ def main() -> None:
         correct = 0
         total = 0
         with torch.no_grad():
-            for data in test_loader:
+            for batch_idx, data in enumerate(test_loader):
+                if batch_idx == args.test_batches > 0:
+                    break  # not in the course: a short run (--test-batches)
                 images, labels = data
                 outputs = model(images)
                 _, predicted = torch.max(outputs.data, dim=1)
@@ -210,7 +220,13 @@ def main() -> None:
     for epoch in range(args.epochs):
         train(epoch)
         accuracy = test()
-    summary = {"net": args.net, "seed": args.seed, "accuracy": accuracy}
+    summary = {
+        "net": args.net,
+        "seed": args.seed,
+        "batches": args.batches,
+        "test_batches": args.test_batches,
+        "accuracy": accuracy,
+    }
     print(json.dumps(summary | {"train_s": round(time.perf_counter() - start, 1)}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,5 +29,24 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
 
     def run(subcommand: str, config_name: str, *args: str):
         return cli.main([subcommand, "--config", config(config_name), *QUIET, *args])
+
+    return run
+
+
+@pytest.fixture
+def cli_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
+    """``cli_exit("fit", "--config", …, cwd=folder)`` runs ``python cli.py …`` in this process,
+    through ``cli.run`` as the command does, and returns what it exits with: None for a run
+    that succeeds, else the one-line message ``python cli.py`` would print."""
+    import cli
+
+    def run(*args: str, cwd: Path | None = None) -> str | int | None:
+        monkeypatch.chdir(cwd or tmp_path)
+        monkeypatch.setattr(sys, "argv", ["cli.py", *args])
+        try:
+            cli.run()
+        except SystemExit as exit_:
+            return exit_.code
+        return None
 
     return run

@@ -108,3 +108,26 @@ class LearningRateJump(L.Callback):
         if trainer.current_epoch == self.epoch:
             for group in trainer.optimizers[0].param_groups:
                 group["lr"] *= self.factor
+
+
+class AutocastProbe(L.Callback):
+    """Records, each time a layer of the lesson (a module with weights of its own) computes
+    in training, whether autocast is on. Losses, which the lessons compute in float32 on
+    purpose, are modules without weights and are not watched."""
+
+    def __init__(self) -> None:
+        self.autocast_seen: set[bool] = set()
+        self.handles: list = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        device = pl_module.device.type
+
+        def record(module, inputs, output) -> None:
+            self.autocast_seen.add(torch.is_autocast_enabled(device))
+
+        layers = [m for m in pl_module.modules() if any(True for _ in m.parameters(recurse=False))]
+        self.handles = [layer.register_forward_hook(record) for layer in layers]
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        for handle in self.handles:
+            handle.remove()

@@ -21,6 +21,13 @@ from lessons.speedrun import SpeedrunNet
 #: config's seeds: measured 84.25 % (65.5 % after 50 batches; chance is 10 %).
 SHORT_RUN_BATCHES = 100
 SHORT_RUN_BOUND = 0.80
+#: Lesson 11's nets after the same 100 batches, tested on the first 20 test batches (1 280
+#: images), are held to the course's own code at that length, just under its lowest seed:
+#: `bench/course_cnn.py NET --epochs 1 --batches 100 --test-batches 20 --seed N` gave
+#: Inception 64.38 / 75.70 / 68.36 %, residual 88.67 / 86.25 / 84.61 % (seeds 0-2); the
+#: lessons, seed 0: 70.70 % and 87.89 %. Chance is 10 %.
+SHORT_TEST_BATCHES = 20
+SHORT_ADVANCED_BOUNDS = {"InceptionNet": 0.64, "ResidualNet": 0.84}
 #: The MNIST configs' batches_per_step: a training step is a block of 10 mini-batches.
 BLOCK = 10
 
@@ -121,18 +128,23 @@ def short_cnn(tmp_path_factory) -> Run:
 
 
 @pytest.fixture(scope="module", params=["inception", "resnet"])
-def tiny_advanced(request, tmp_path_factory) -> Run:
-    """A lesson 11 net for three batches: enough to save, reload and draw."""
+def short_advanced(request, tmp_path_factory) -> Run:
+    """A lesson 11 net for its first SHORT_RUN_BATCHES batches, tested on the first
+    SHORT_TEST_BATCHES test batches, as bench/course_cnn.py's short runs."""
     return fit(
-        tmp_path_factory, request.param, "--data.init_args.batches_per_step", "1",
-        "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2",
+        tmp_path_factory, request.param,
+        "--trainer.limit_train_batches", str(SHORT_RUN_BATCHES // BLOCK),
+        "--trainer.limit_val_batches", str(SHORT_TEST_BATCHES),
     )  # fmt: skip
+
+
+def test_lesson_11_nets_learn_in_their_first_100_batches(short_advanced):
+    name = short_advanced.result.model.__class__.__name__
+    assert short_advanced.test_acc >= SHORT_ADVANCED_BOUNDS[name]
 
 
 def test_cnn_learns_in_its_first_100_batches(short_cnn):
     assert short_cnn.test_acc >= SHORT_RUN_BOUND
-    history = short_cnn.result.model.history
-    assert history["test_acc"][0][1] == pytest.approx(short_cnn.test_acc)
 
 
 def first_test_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,9 +164,9 @@ def test_cnn_checkpoint_reloads_to_the_same_predictions(short_cnn, checkpoint):
         assert torch.equal(reloaded(x), trained(x))
 
 
-def test_tiny_lesson_11_run_reloads_to_the_same_predictions(tiny_advanced):
-    trained = tiny_advanced.result.model.eval()
-    path = tiny_advanced.folder / "checkpoints" / "last.ckpt"
+def test_tiny_lesson_11_run_reloads_to_the_same_predictions(short_advanced):
+    trained = short_advanced.result.model.eval()
+    path = short_advanced.folder / "checkpoints" / "last.ckpt"
     reloaded = type(trained).load_from_checkpoint(path, map_location="cpu").eval()
     x, _ = first_test_images(32)
     with torch.no_grad():
@@ -171,8 +183,8 @@ def test_cnn_run_draws_its_first_layer_filters(short_cnn):
     assert_filter_figure(short_cnn.folder)
 
 
-def test_lesson_11_run_draws_its_first_layer_filters(tiny_advanced):
-    assert_filter_figure(tiny_advanced.folder)
+def test_lesson_11_run_draws_its_first_layer_filters(short_advanced):
+    assert_filter_figure(short_advanced.folder)
 
 
 def test_cnn_predict_writes_the_reloaded_nets_probabilities(run_cli, short_cnn):
@@ -192,10 +204,10 @@ def test_cnn_predict_writes_the_reloaded_nets_probabilities(run_cli, short_cnn):
     torch.testing.assert_close(written, expected, rtol=1e-5, atol=1e-6)
 
 
-# --- the speedrun recipe (a GPU's, here on the CPU in float32: about 2 minutes) ---
+# --- the speedrun recipe (a GPU's, here on the CPU in float32: about 4 minutes) ---
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a GPU recipe: about 4 minutes on 2 CPU cores
 def test_speedrun_recipe_reaches_99_percent_in_2_epochs(tmp_path_factory):
     run = fit(
         tmp_path_factory, "mnist_speedrun",

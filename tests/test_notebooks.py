@@ -58,7 +58,19 @@ def test_notebook_uses_the_lessons_and_no_data_path(path: Path):
     assert "data_dir" not in source and "shared/data" not in source
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+#: The notebook the default test run executes (a kernel costs 20-30 s): it trains, draws and
+#: reloads, as each one does; every notebook runs in the ``slow`` tier.
+REPRESENTATIVE = "lecture05_linear_regression"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        path if path.stem == REPRESENTATIVE else pytest.param(path, marks=pytest.mark.slow)
+        for path in NOTEBOOKS
+    ],
+    ids=lambda path: path.stem,
+)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -5,36 +5,30 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-from helpers import CONFIGS, QUIET, config, run_folder, run_subprocess
+from helpers import CONFIGS, QUIET, config, run_folder
 
 PRESETS = CONFIGS / "trainer"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU for the preset")
-def test_the_ddp_preset_without_a_gpu_says_what_to_add_in_one_line(tmp_path):
-    result = run_subprocess(
-        "fit",
-        "--config",
-        config("diabetes_minibatch"),
-        "--config",
-        str(PRESETS / "ddp.yaml"),
+def test_the_ddp_preset_without_a_gpu_says_what_to_add_in_one_line(cli_exit, tmp_path):
+    exit_message = cli_exit(
+        "fit", "--config", config("diabetes_minibatch"), "--config", str(PRESETS / "ddp.yaml"),
         *QUIET,
-        cwd=tmp_path,
-    )
-    assert result.returncode != 0
-    assert result.stderr.strip().count("\n") == 0, result.stderr  # one line
-    assert "no GPU" in result.stderr and "configs/trainer/ddp_cpu.yaml" in result.stderr
+    )  # fmt: skip
+    assert exit_message.startswith("error: ") and "\n" not in exit_message
+    assert "no GPU" in exit_message and "configs/trainer/ddp_cpu.yaml" in exit_message
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 @pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has mps")
-def test_the_mps_preset_without_mps_is_one_line(tmp_path):
-    result = run_subprocess(
+def test_the_mps_preset_without_mps_is_one_line(cli_exit):
+    exit_message = cli_exit(
         "fit", "--config", config("linear_regression"), "--config", str(PRESETS / "mps.yaml"),
-        *QUIET, cwd=tmp_path,
+        *QUIET,
     )  # fmt: skip
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "MPSAccelerator" in result.stderr and "not available" in result.stderr
+    assert exit_message.startswith("error: ") and "\n" not in exit_message
+    assert "MPSAccelerator" in exit_message and "not available" in exit_message
 
 
 def test_the_debug_preset_runs_a_few_batches_with_anomaly_detection(run_cli, tmp_path):

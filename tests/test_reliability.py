@@ -11,15 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, REPO, config, run_folder, run_subprocess
+from helpers import QUIET, REPO, config, run_folder
 
 from datamodules.diabetes import DIABETES
-from datamodules.files import fetch
+from datamodules.files import DataError, fetch
 from runner.checkpoints import read_checkpoint
 
 GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
@@ -38,20 +37,11 @@ def write(path: Path, text: str | bytes) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> dict[str, str]:
-    """Files the bad-input cases point at, and two real checkpoints made once."""
-    folder = tmp_path_factory.mktemp("workspace")
-    toy = run_subprocess(
-        "fit",
-        "--config",
-        config("linear_regression"),
-        *QUIET,
-        "--trainer.max_epochs",
-        "1",
-        cwd=folder,
-    )
-    assert toy.returncode == 0, toy.stderr[-2000:]
+@pytest.fixture
+def workspace(tmp_path, run_cli) -> dict[str, str]:
+    """Files the bad-input cases point at, and a real checkpoint."""
+    folder = tmp_path
+    run_cli("fit", "linear_regression", "--trainer.max_epochs", "1")
     toy_ckpt = folder / "runs" / "linear_regression" / "version_0" / "checkpoints" / "last.ckpt"
     good_gz = fetch(DIABETES, None).read_bytes()
     corrupt_default = folder / "corrupt_default"
@@ -126,49 +116,36 @@ PREDICT_CASES = {
 }
 
 
-def run_case(workspace, subcommand, name, args):
-    args = [arg.format(**workspace) for arg in args]
-    # No network in any case: a proxy that refuses makes every download fail at once.
-    offline = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    return run_subprocess(
-        subcommand, "--config", config(name), *QUIET, *args, cwd=Path(workspace["dir"]), env=offline
-    )
-
-
-def test_bad_input_table(workspace):
+def test_bad_input_table(workspace, cli_exit, monkeypatch):
+    """Every case through ``cli.run`` in this process (one real ``python cli.py`` process is in
+    test_diabetes.py): a non-zero exit with one line that names the problem, nothing written."""
+    monkeypatch.setattr("urllib.request.urlopen", offline)
     cases = [("fit", *case) for case in BAD_INPUTS.values()]
     cases += [("predict", *case) for case in PREDICT_CASES.values()]
     assert len(cases) >= 20
-    before = snapshot(Path(workspace["dir"]))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda c: run_case(workspace, c[0], c[1], c[2]), cases))
+    folder = Path(workspace["dir"])
+    before = snapshot(folder)
     failures = []
-    for label, case, result in zip([*BAD_INPUTS, *PREDICT_CASES], cases, results):
-        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-        if (
-            result.returncode == 0
-            or "Traceback" in result.stderr
-            or len(errors) != 1
-            or case[3] not in errors[0]
-        ):
-            failures.append(f"{label}: exit {result.returncode}: {result.stderr[-600:]}")
-    assert not failures, "\n\n".join(failures)
-    assert snapshot(Path(workspace["dir"])) == before  # no earlier output changed, none added
-    assert not (Path(workspace["dir"]) / "PWNED").exists()
+    for label, (subcommand, name, args, message) in zip([*BAD_INPUTS, *PREDICT_CASES], cases):
+        args = [arg.format(**workspace) for arg in args]
+        exit_message = cli_exit(subcommand, "--config", config(name), *QUIET, *args, cwd=folder)
+        if not (isinstance(exit_message, str) and exit_message.startswith("error: ")):
+            failures.append(f"{label}: exits with {exit_message!r}")
+        elif "\n" in exit_message or message not in exit_message:
+            failures.append(f"{label}: {exit_message}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(folder) == before  # no earlier output changed, none added
+    assert not (folder / "PWNED").exists()
 
 
-def test_debug_variable_shows_the_traceback(workspace):
-    result = run_subprocess(
-        "fit",
-        "--config",
-        config(D),
-        *QUIET,
-        "--data.init_args.file",
-        workspace["empty"],
-        cwd=Path(workspace["dir"]),
-        env={"LESSONS_DEBUG": "1"},
-    )
-    assert result.returncode != 0 and "Traceback" in result.stderr
+def offline(*args, **kwargs):
+    raise OSError("network is unreachable")
+
+
+def test_debug_variable_shows_the_traceback(workspace, cli_exit, monkeypatch):
+    monkeypatch.setenv("LESSONS_DEBUG", "1")
+    with pytest.raises(DataError):  # not turned into one line: the traceback shows
+        cli_exit("fit", "--config", config(D), *QUIET, "--data.init_args.file", workspace["empty"])
 
 
 def test_a_diverging_run_names_the_step_and_keeps_the_last_good_checkpoint(run_cli, tmp_path):
@@ -249,6 +226,7 @@ def wait_for(
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_sigterm_saves_prints_the_resume_command_and_exits_non_zero(tmp_path):
     args = ["--config", config(D), *QUIET, "--model.init_args.steps_per_batch", "200"]
     process = start_fit(args, tmp_path)

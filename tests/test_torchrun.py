@@ -1,4 +1,5 @@
-"""DDP started by torchrun (as on a cluster), not by Lightning's own launcher."""
+"""DDP on two CPU processes: a fit started by torchrun (as on a cluster), a prediction by
+Lightning's own launcher, each held to what one process gives."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import csv
 import sys
 
 import pytest
-from helpers import CONFIGS, QUIET, REPO, config, run_command
+from helpers import CONFIGS, QUIET, REPO, config, run_command, run_subprocess
 
 
-def test_torchrun_with_the_cpu_ddp_preset_trains_syncs_and_writes_one_set_of_checkpoints(
-    run_cli, tmp_path
-):
+def read_rows(path) -> list[dict[str, str]]:
+    with open(path) as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.mark.slow
+def test_torchrun_fit_syncs_metrics_and_ddp_predict_equals_one_process(run_cli, tmp_path):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     fit = run_command(
         *torchrun, "--nproc_per_node", "2", str(REPO / "cli.py"), "fit",
@@ -25,14 +30,27 @@ def test_torchrun_with_the_cpu_ddp_preset_trains_syncs_and_writes_one_set_of_che
     checkpoints = sorted(path.name for path in (runs / "version_0" / "checkpoints").iterdir())
     assert len(checkpoints) == 2 and "last.ckpt" in checkpoints  # last + best, no partials
     assert checkpoints[0].startswith("best-")
-    with open(runs / "version_0" / "metrics.csv") as stream:
-        logged = [row for row in csv.DictReader(stream) if row["val_acc"]]
+    logged = [row for row in read_rows(runs / "version_0" / "metrics.csv") if row["val_acc"]]
     assert len(logged) == 2  # validation after each epoch
     # synced over both processes' shards = the whole validation set in one process
-    single = run_cli(
-        "validate", "diabetes", "--ckpt_path", str(runs / "version_0" / "checkpoints" / "last.ckpt")
-    )
+    last = runs / "version_0" / "checkpoints" / "last.ckpt"
+    single = run_cli("validate", "diabetes", "--ckpt_path", str(last))
     assert float(logged[-1]["val_acc"]) == pytest.approx(
         float(single.trainer.callback_metrics["val_acc"]), abs=1e-6
     )
     assert single.trainer.world_size == 1
+
+    # the checkpoint predicts the same rows, in the same order, on two processes as on one
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(",".join(["0.1"] * 7 + [str(i / 10)]) for i in range(5)) + "\n")
+    predict_args = ["--ckpt_path", str(last), "--data.init_args.predict_file", str(rows)]
+    ddp = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2"]
+    ddp_predict = run_subprocess(
+        "predict", "--config", config("diabetes"), *QUIET, *ddp, *predict_args,
+        "--predictions.output", "ddp.csv", cwd=tmp_path,
+    )  # fmt: skip
+    assert ddp_predict.returncode == 0, ddp_predict.stderr[-3000:]
+    one = run_cli("predict", "diabetes", *predict_args, "--predictions.output", "one.csv")
+    assert one.trainer.world_size == 1
+    by_ddp, by_one = read_rows(tmp_path / "ddp.csv"), read_rows(tmp_path / "one.csv")
+    assert len(by_one) == 5 and by_ddp == by_one
