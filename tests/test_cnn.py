@@ -17,10 +17,12 @@ from lessons.advanced_cnn import InceptionA, InceptionNet, ResidualBlock, Residu
 from lessons.cnn import CNN
 from lessons.speedrun import SpeedrunNet
 
-#: Test accuracy of lesson 10 after its first 100 batches of 64 (6 400 images) with the
-#: config's seeds: measured 84.25 % (65.5 % after 50 batches; chance is 10 %).
+#: Test accuracy of lesson 10 after its first 100 batches of 64 (6 400 images), held to the
+#: course's own code at that length (`bench/course_cnn.py cnn --epochs 1 --batches 100 --seed
+#: N`: 83.95 / 85.71 / 86.70 %, seeds 0-2), just under its lowest seed; the lesson with the
+#: config's seeds and the hold-out preset: 84.25 %. Chance is 10 %.
 SHORT_RUN_BATCHES = 100
-SHORT_RUN_BOUND = 0.80
+SHORT_RUN_BOUND = 0.83
 #: Lesson 11's nets after the same 100 batches, tested on the first 20 test batches (1 280
 #: images), are held to the course's own code at that length, just under its lowest seed:
 #: `bench/course_cnn.py NET --epochs 1 --batches 100 --test-batches 20 --seed N` gave

@@ -35,9 +35,10 @@ from datamodules.mnist import (
 from lessons.softmax import SoftmaxClassifier
 from runner.checkpoints import read_checkpoint
 
-#: Test accuracy after the course's first epoch: the course reports "near 90 %", training on
-#: all 60 000 images as the config does (89.28 % measured earlier on 54 000 with the seeds).
-FIRST_EPOCH_BOUND = 0.88
+#: Test accuracy after the first epoch, held to the course's own code after its first epoch
+#: (`bench/course_cnn.py softmax --epochs 1 --seed N`: 89.95 / 89.50 / 89.39 %, seeds 0-2),
+#: just under its lowest seed; the lesson with the config's seeds: 89.41 %.
+FIRST_EPOCH_BOUND = 0.89
 
 
 def fitted(loader: str, val_fraction: float = 0.1) -> MNISTDataModule:
