@@ -8,7 +8,7 @@ seed, so that its spread over seeds says how far a lesson may land from it.
     python bench/course_cnn.py inception --seed 1    # lesson 11, Inception-A
     python bench/course_cnn.py resnet --seed 0       # lesson 11, residual
     python bench/course_cnn.py softmax --seed 0      # lesson 9
-    python bench/course_cnn.py resnet --epochs 1 --batches 50 --test-batches 20
+    python bench/course_cnn.py resnet --epochs 1 --batches 100 --test-batches 20
 
 The short runs (the first ``--batches`` training batches, then ``test()`` on the first
 ``--test-batches`` test batches) are what the default tests' short runs are held to.
