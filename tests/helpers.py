@@ -4,6 +4,7 @@ callbacks that a CLI subprocess loads by class path (``helpers.BackwardCounter``
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -36,6 +37,12 @@ PLAIN_TRAINER = dict(  # noqa: C408
 
 def config(name: str) -> str:
     return str(CONFIGS / f"{name}.yaml")
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    """The rows of a CSV file the runs write (metrics.csv, predictions.csv), as dicts."""
+    with open(path) as stream:
+        return list(csv.DictReader(stream))
 
 
 def run_folder(result) -> Path:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import fsspec
 import pytest
 import torch
-from helpers import CONFIGS, QUIET, CountingCheckpointIO, config, run_folder
+from helpers import CONFIGS, QUIET, CountingCheckpointIO, config, read_csv, run_folder
 
 from lessons.diabetes import DiabetesClassifier
 from runner.checkpoints import AtomicCheckpointIO, CheckpointError, check_lesson, read_checkpoint
@@ -91,11 +90,6 @@ def test_a_checkpoint_that_would_run_code_is_refused(run_cli, tmp_path):
     assert not marker.exists()
 
 
-def read_predictions(path) -> list[dict[str, str]]:
-    with open(path) as stream:
-        return list(csv.DictReader(stream))
-
-
 # --- --ckpt_path last and best, whose checkpoint IO, remote paths, hyperparameters, folders ---
 
 SHORT = ["--model.init_args.steps_per_batch", "50"]
@@ -108,7 +102,7 @@ def test_ckpt_path_last_resumes_the_newest_run_in_its_own_folder(run_cli):
     assert resumed.trainer.ckpt_path.endswith("version_0/checkpoints/last.ckpt")
     assert resumed.trainer.global_step == saved_step * 3 // 2  # went on from the saved step
     assert run_folder(resumed) == run_folder(first)  # the same run, not a new version folder
-    rows = read_predictions(run_folder(resumed) / "metrics.csv")
+    rows = read_csv(run_folder(resumed) / "metrics.csv")
     assert {row["epoch"] for row in rows} == {"0", "1", "2"}  # the first part's rows kept
     again = run_cli("fit", "diabetes", *SHORT, "--trainer.max_epochs", "4", "--ckpt_path", "last")
     assert again.trainer.global_step == saved_step * 2

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import re
 
 import pytest
 import torch
-from helpers import QUIET, config, run_folder, run_subprocess
+from helpers import QUIET, config, read_csv, run_folder, run_subprocess
 
 from datamodules.files import DataError
 from datamodules.names import NamesDataModule, encode, read_names
@@ -36,11 +35,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def read_csv(path) -> list[dict[str, str]]:
-    with open(path) as stream:
-        return list(csv.DictReader(stream))
 
 
 def write_gz(path, text: str):

@@ -142,10 +142,11 @@ def offline(*args, **kwargs):
     raise OSError("network is unreachable")
 
 
-def test_debug_variable_shows_the_traceback(workspace, cli_exit, monkeypatch):
+def test_debug_variable_shows_the_traceback(cli_exit, monkeypatch, tmp_path):
     monkeypatch.setenv("LESSONS_DEBUG", "1")
+    empty = write(tmp_path / "empty.csv", "")
     with pytest.raises(DataError):  # not turned into one line: the traceback shows
-        cli_exit("fit", "--config", config(D), *QUIET, "--data.init_args.file", workspace["empty"])
+        cli_exit("fit", "--config", config(D), *QUIET, "--data.init_args.file", empty)
 
 
 def test_a_diverging_run_names_the_step_and_keeps_the_last_good_checkpoint(run_cli, tmp_path):

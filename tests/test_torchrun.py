@@ -3,16 +3,10 @@ Lightning's own launcher, each held to what one process gives."""
 
 from __future__ import annotations
 
-import csv
 import sys
 
 import pytest
-from helpers import CONFIGS, QUIET, REPO, config, run_command, run_subprocess
-
-
-def read_rows(path) -> list[dict[str, str]]:
-    with open(path) as stream:
-        return list(csv.DictReader(stream))
+from helpers import CONFIGS, QUIET, REPO, config, read_csv, run_command, run_subprocess
 
 
 @pytest.mark.slow
@@ -30,7 +24,7 @@ def test_torchrun_fit_syncs_metrics_and_ddp_predict_equals_one_process(run_cli, 
     checkpoints = sorted(path.name for path in (runs / "version_0" / "checkpoints").iterdir())
     assert len(checkpoints) == 2 and "last.ckpt" in checkpoints  # last + best, no partials
     assert checkpoints[0].startswith("best-")
-    logged = [row for row in read_rows(runs / "version_0" / "metrics.csv") if row["val_acc"]]
+    logged = [row for row in read_csv(runs / "version_0" / "metrics.csv") if row["val_acc"]]
     assert len(logged) == 2  # validation after each epoch
     # synced over both processes' shards = the whole validation set in one process
     last = runs / "version_0" / "checkpoints" / "last.ckpt"
@@ -52,5 +46,5 @@ def test_torchrun_fit_syncs_metrics_and_ddp_predict_equals_one_process(run_cli, 
     assert ddp_predict.returncode == 0, ddp_predict.stderr[-3000:]
     one = run_cli("predict", "diabetes", *predict_args, "--predictions.output", "one.csv")
     assert one.trainer.world_size == 1
-    by_ddp, by_one = read_rows(tmp_path / "ddp.csv"), read_rows(tmp_path / "one.csv")
+    by_ddp, by_one = read_csv(tmp_path / "ddp.csv"), read_csv(tmp_path / "one.csv")
     assert len(by_one) == 5 and by_ddp == by_one

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 import torch
-from helpers import BackwardCounter, run_folder
+from helpers import BackwardCounter, read_csv, run_folder
 
 from lessons.backprop import Backprop
 
@@ -129,11 +129,6 @@ def test_lesson6_probability_rises_with_hours(run_cli):
     assert is_png(run_folder(fit) / "p_pass.png") and is_png(run_folder(fit) / "loss.png")
 
 
-def csv_rows(path) -> list[dict[str, str]]:
-    with open(path) as stream:
-        return list(csv.DictReader(stream))
-
-
 @pytest.mark.parametrize(
     "name, weights",
     [
@@ -151,7 +146,7 @@ def test_hand_written_lessons_checkpoint_and_predict_4(run_cli, name, weights):
     assert fit.trainer.global_step == 100  # the course's 100 epochs
     checkpoint = run_folder(fit) / "checkpoints" / "last.ckpt"
     assert checkpoint.is_file()
-    (logged,) = (row for row in csv_rows(run_folder(fit) / "metrics.csv") if row.get(weights[0]))
+    (logged,) = (row for row in read_csv(run_folder(fit) / "metrics.csv") if row.get(weights[0]))
     state = fit.model.state_dict()
     for weight in weights:
         key = weight if name.startswith("gradient") else f"weights.{weight}"
@@ -216,7 +211,7 @@ def test_print_every_and_print_grads_set_the_course_rate(run_cli, capsys):
 
 def test_lessons_5_and_6_print_their_weights_and_answers(run_cli, capsys):
     fit = run_cli("fit", "linear_regression")
-    (logged,) = (row for row in csv_rows(run_folder(fit) / "metrics.csv") if row.get("w"))
+    (logged,) = (row for row in read_csv(run_folder(fit) / "metrics.csv") if row.get("w"))
     assert float(logged["w"]) == pytest.approx(fit.model.linear.weight.item())
     assert float(logged["b"]) == pytest.approx(fit.model.linear.bias.item())
     lines = capsys.readouterr().out.split("Run folder:")[0].splitlines()  # the lesson's lines
