@@ -88,7 +88,8 @@ class LessonsCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
-        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        prefix = f"{self.subcommand}." if self.subcommand else ""
+        plugins = self.config_init.get(f"{prefix}trainer.plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         users = any(isinstance(plugin, CheckpointIO) for plugin in plugins)
         if not users and type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
@@ -97,7 +98,11 @@ class LessonsCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # Settings that only fail when used (a negative learning rate, say) fail here, before
-        # the run folder exists.
+        # the run folder exists; so do Trainer flags Lightning refuses for lessons that run
+        # their own updates (they say what does the same).
+        check_trainer = getattr(self.model, "check_trainer", None)
+        if callable(check_trainer):
+            check_trainer(self.trainer)
         build_optimizer = getattr(self.model, "optimizer", None)
         if callable(build_optimizer):
             build_optimizer(self.model.parameters())

@@ -11,11 +11,12 @@ update; round 0 warms up and is not counted, the table shows medians:
 - plain, tensors: the same loop fed by the fast way's batches (tensors on the device), the
   bar the lesson is held to;
 - lightning, torchvision / lightning, fast: ``Trainer.fit`` of the lesson as its config runs
-  it - blocks of 10 mini-batches per training step (``batches_per_step``), each one update
-  straight to torch - fed each way (validation off);
-- lightning, fast, 1 per step: the same with one mini-batch per training step;
-- lightning, fast, automatic: one mini-batch per step through Lightning's automatic
-  optimisation (``AutomaticSoftmax``: the lesson's training step before the blocks).
+  it - one mini-batch per training step, Lightning's automatic optimisation - fed each way
+  (validation off);
+- lightning, fast, manual: the design not taken, for comparison - one mini-batch per step,
+  the update written in ``training_step`` through Lightning's optimizer wrapper (manual
+  optimisation, ``ManualSoftmax``), which leaves Lightning's gradient clipping and
+  accumulation flags refused.
 
 Each of these runs with lesson 9's 784-512-256-128-64-10 MLP, then again with a tiny net
 (``Linear(784, 10)``, ``--tiny`` rows) whose maths is next to nothing, so that the time over
@@ -117,19 +118,19 @@ class EpochTimer(L.Callback):
         self.seconds = clock() - self.start
 
 
-class AutomaticSoftmax(SoftmaxClassifier):
-    """The lesson on Lightning's automatic optimisation, one mini-batch per training step:
-    how lesson 9 trained before its steps took blocks."""
+class ManualSoftmax(SoftmaxClassifier):
+    """The lesson's training step with the update written out (manual optimisation)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.automatic_optimization = True
+        self.automatic_optimization = False
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        (inputs, target) = batch[0]  # a block of one mini-batch
-        loss = self.criterion(self(inputs), target)
-        self.log("train_loss_step", loss)
-        self.epoch_losses["train_loss"].update(loss.detach())
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        loss = super().training_step(batch, batch_idx)
+        self.manual_backward(loss)
+        optimizer.step()
         return loss
 
 
@@ -137,7 +138,6 @@ def lightning_epoch(
     accelerator: str,
     hidden_sizes: list[int],
     loader: str = "fast",
-    batches_per_step: int = 10,
     lesson_class: type = SoftmaxClassifier,
     workers: int = 0,
 ) -> Epoch:
@@ -159,7 +159,6 @@ def lightning_epoch(
         num_workers=workers,
         val_fraction=0,
         seed=SEED,
-        batches_per_step=batches_per_step,
     )
     model = lesson(hidden_sizes, lesson_class)  # print_every=0: the plain loop prints nothing
     trainer.fit(model, datamodule=data)
@@ -207,11 +206,8 @@ def main() -> None:
             )
         ways[f"plain, tensors{tag}"] = lambda s=sizes: plain_epoch(tensor_batches, device, s)
         ways[f"lightning, fast{tag}"] = lambda s=sizes: lightning_epoch(accelerator, s)
-        ways[f"lightning, fast, 1 per step{tag}"] = lambda s=sizes: lightning_epoch(
-            accelerator, s, batches_per_step=1
-        )
-        ways[f"lightning, fast, automatic{tag}"] = lambda s=sizes: lightning_epoch(
-            accelerator, s, batches_per_step=1, lesson_class=AutomaticSoftmax
+        ways[f"lightning, fast, manual{tag}"] = lambda s=sizes: lightning_epoch(
+            accelerator, s, lesson_class=ManualSoftmax
         )
 
     seconds: dict[str, list[float]] = {way: [] for way in ways}

@@ -4,9 +4,11 @@ The four ``.gz`` files are the ones ``torchvision.datasets.MNIST`` downloads and
 are fetched and checked in ``prepare_data`` and decoded here, because torchvision's own
 loader extracts them next to themselves, which fails on a read-only data folder.
 
-Splits: ``val_fraction`` 0 trains on all 60 000 training images, as the course; otherwise a
-seeded ``val_fraction`` of them is held out for validation. The 10 000 test images are the
-test set, evaluated after every epoch; predict reads the test images or a folder of PNGs.
+Splits: ``val_fraction`` 0 (the default) trains on all 60 000 training images and validates
+on the 10 000 test images after every epoch, as the course's ``test()``; otherwise a seeded
+``val_fraction`` of the training images is held out and validated on, and the test images
+are ``test``'s. Each loader yields plain ``(images, labels)`` batches, which any
+LightningModule takes; predict reads the test images or a folder of PNGs.
 
 Two ways to feed batches (``loader``), with the same numbers coming out:
 
@@ -14,9 +16,6 @@ Two ways to feed batches (``loader``), with the same numbers coming out:
   time through ``ToTensor()`` and ``Normalize((0.1307,), (0.3081,))``, batched by a DataLoader.
 - ``"fast"`` (the default): each split is one uint8 tensor held on the training device,
   batches are gathered from it by index and normalised as a whole - no per-image Python work.
-
-Training batches come in blocks of ``batches_per_step`` mini-batches (``datamodules/steps.py``):
-a lesson trains on each mini-batch of a block in turn, one Lightning step per block.
 
 Both take their order from one ``EpochShardSampler``: the permutation of
 ``torch.Generator().manual_seed(seed + epoch)``, dealt out rank by rank under DDP, so the
@@ -39,7 +38,6 @@ from torchvision import transforms
 from torchvision.datasets import MNIST, VisionDataset
 
 from datamodules.files import DataError, RemoteFile, fetch, resolve_data_dir
-from datamodules.steps import Blocks
 
 MEAN, STD = 0.1307, 0.3081
 TRAIN_IMAGES = 60_000
@@ -197,27 +195,25 @@ class PredictSet(Dataset):
 
 class MNISTDataModule(L.LightningDataModule):
     """``data_dir``: where ``MNIST/raw/*.gz`` are (default ``$LESSONS_DATA_DIR``, else
-    ``./data``); ``seed``: the validation split and the shuffling; ``num_workers``: DataLoader
-    workers of the torchvision way; ``batches_per_step``: mini-batches per Lightning training
-    step, each still one update; ``predict_path``: a folder of 28×28 PNGs to predict instead
-    of the test images (its rows follow the files' sorted names)."""
+    ``./data``); ``val_fraction``: the training images held out for validation (0, the
+    course: none, the test set is validated on); ``seed``: the validation split and the
+    shuffling; ``num_workers``: DataLoader workers of the torchvision way; ``predict_path``: a
+    folder of 28×28 PNGs to predict instead of the test images (rows in the files' sorted
+    names)."""
 
     def __init__(
         self,
         data_dir: str | None = None,
         batch_size: int = 64,
-        val_fraction: float = 0.1,
+        val_fraction: float = 0.0,
         seed: int = 0,
         loader: Literal["fast", "torchvision"] = "fast",
         num_workers: int = 0,
-        batches_per_step: int = 10,
         predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if batches_per_step < 1:
-            raise ValueError(f"batches_per_step must be at least 1, got {batches_per_step}")
         if loader not in ("fast", "torchvision"):
             raise ValueError(f"loader must be 'fast' or 'torchvision', got {loader!r}")
         if num_workers < 0:
@@ -239,6 +235,11 @@ class MNISTDataModule(L.LightningDataModule):
     @property
     def data_dir(self) -> Path:
         return resolve_data_dir(self.hparams.data_dir)
+
+    @property
+    def val_split(self) -> Literal["val", "test"]:
+        """What ``val_dataloader`` serves: the held-out images, or the test set (the course)."""
+        return "val" if self.hparams.val_fraction else "test"
 
     @property
     def predict_path(self) -> Path | None:
@@ -278,13 +279,13 @@ class MNISTDataModule(L.LightningDataModule):
             )
         return images, labels.long()
 
-    def train_dataloader(self) -> Blocks:
-        return Blocks(self.batches("train", shuffle=True), self.hparams.batches_per_step)
+    def train_dataloader(self) -> DataLoader | TensorBatches:
+        return self.batches("train", shuffle=True)
 
-    def val_dataloader(self) -> list[DataLoader | TensorBatches]:
-        """The held-out images, if any, then the test set (always last): the course prints
-        the test accuracy after every epoch; ``val_acc`` may pick the best checkpoint."""
-        return [self.batches(split) for split in ("val", "test") if split in self.splits]
+    def val_dataloader(self) -> DataLoader | TensorBatches:
+        """The held-out images, or, with none held out, the test set: the course prints the
+        test accuracy after every epoch."""
+        return self.batches(self.val_split)
 
     def test_dataloader(self) -> DataLoader | TensorBatches:
         return self.batches("test")

@@ -41,7 +41,6 @@ from torch.utils.data import DataLoader
 
 from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
 from datamodules.sampling import SeededShuffle
-from datamodules.steps import Blocks
 
 NAMES_TRAIN = RemoteFile(
     "names_train.csv.gz",
@@ -132,22 +131,18 @@ class NamesDataModule(L.LightningDataModule):
         self,
         data_dir: str | None = None,
         batch_size: int = 256,
-        val_fraction: float = 0.1,
+        val_fraction: float = 0.0,
         seed: int = 0,
         num_workers: int = 0,
-        batches_per_step: int = 1,
         predict_names: list[str] | None = None,
     ) -> None:
         """``data_dir``: where the two files are (default ``$LESSONS_DATA_DIR`` or
-        ``./data``, downloaded when missing); ``seed``: the validation split and the shuffle;
-        ``batches_per_step``: mini-batches per Lightning training step, each still one update
-        (1: a batch of 256 names costs far more than Lightning's step around it);
-        ``predict_names``: the names ``predict`` classifies."""
+        ``./data``, downloaded when missing); ``val_fraction``: the training names held out for
+        validation (0, the course: none, the test names are validated on); ``seed``: the
+        validation split and the shuffle; ``predict_names``: the names ``predict`` classifies."""
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if batches_per_step < 1:
-            raise ValueError(f"batches_per_step must be at least 1, got {batches_per_step}")
         if not 0 <= val_fraction < 1:
             raise ValueError(
                 f"val_fraction must be 0 (the course: train on all, test every epoch) or "
@@ -210,13 +205,18 @@ class NamesDataModule(L.LightningDataModule):
             persistent_workers=self.hparams.num_workers > 0,
         )
 
-    def train_dataloader(self) -> Blocks:
-        return Blocks(self.loader("train", shuffle=True), self.hparams.batches_per_step)
+    @property
+    def val_split(self) -> str:
+        """What ``val_dataloader`` serves: the held-out names, or the test set (the course)."""
+        return "val" if self.hparams.val_fraction else "test"
 
-    def val_dataloader(self) -> list[DataLoader]:
-        """The held-out names, if any, then the test set (always last): the course tests
-        after every epoch; ``val_acc`` may pick the best checkpoint."""
-        return [self.loader(split) for split in ("val", "test") if split in self.splits]
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """The held-out names, or, with none held out, the test set: the course tests after
+        every epoch."""
+        return self.loader(self.val_split)
 
     def test_dataloader(self) -> DataLoader:
         return self.loader("test")

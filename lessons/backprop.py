@@ -114,6 +114,7 @@ class Backprop(CourseLesson):
         )
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log_dict(dict(self.weights))  # into metrics.csv
 
     def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:

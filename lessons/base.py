@@ -34,15 +34,16 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch import Callback
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateFinder, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.model_helpers import is_overridden
-from lightning.pytorch.utilities.types import LRSchedulerConfig
 
 from lessons.hyperparameters import safe_hyperparameters
+from lessons.lightning_private import count_updates_by_hand, counted_step
 
 
 class Lesson(L.LightningModule):
@@ -52,6 +53,17 @@ class Lesson(L.LightningModule):
     #: The data module this lesson learns from (its class path), and the config pairing them.
     data_class: str = ""
     config: str = ""
+    #: The learning rate that Lightning's learning-rate finder chose (``LearningRateFinder``,
+    #: or ``Tuner.lr_find`` with ``update_attr=True``, set it): the optimizer then takes it in
+    #: place of the config's. None: the config's.
+    lr: float | None = None
+
+    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """``optimizer`` at the learning rate the finder chose, if it chose one."""
+        if self.lr is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = self.lr
+        return optimizer
 
     def check_data(self, datamodule: L.LightningDataModule | None) -> None:
         """Another lesson's data would fail deep inside a step, with a traceback; refuse it
@@ -105,23 +117,27 @@ class DirectUpdates(Lesson):
         self.automatic_optimization = False
         self.update_through_lightning = True  # decided when training starts
         self.direct_optimizer: DirectOptimizer | None = None
-        self.schedules: dict[str, list[LRSchedulerConfig]] = {}  # by interval, from then too
+        #: The largest gradient norm an update takes (None: no clipping): what
+        #: ``Trainer(gradient_clip_val=...)`` does under automatic optimisation.
+        self.gradient_clip_val: float | None = None
 
     def on_train_start(self) -> None:
         self.update_through_lightning = needs_lightning_updates(self.trainer, self)
         optimizer = super().optimizers()
         direct = not self.update_through_lightning and isinstance(optimizer, LightningOptimizer)
-        self.direct_optimizer = DirectOptimizer(optimizer) if direct else None
-        self.schedules = {  # looked up once: an update asks for its schedules every time
-            interval: [c for c in self.trainer.lr_scheduler_configs if c.interval == interval]
-            for interval in ("step", "epoch")
-        }
+        self.direct_optimizer = DirectOptimizer(optimizer, self) if direct else None
 
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
         """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
         if use_pl_optimizer and self.direct_optimizer is not None:
             return self.direct_optimizer
         return super().optimizers(use_pl_optimizer)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip the gradients to ``gradient_clip_val`` before each update: Lightning calls
+        this hook before an update it runs, the direct optimizer before each of its own."""
+        if self.gradient_clip_val is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val)
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """``loss.backward()``, through Lightning where it scales the loss or runs hooks."""
@@ -133,13 +149,15 @@ class DirectUpdates(Lesson):
     def step_schedulers(self, interval: str) -> None:
         """Step the schedulers configured for ``interval`` ("step" or "epoch"), every
         ``frequency`` of them, as Lightning does under automatic optimisation; a
-        ``ReduceLROnPlateau`` gets its ``monitor`` metric."""
-        configs = self.schedules.get(interval)
+        ``ReduceLROnPlateau`` gets its ``monitor`` metric. The Trainer's list is read each
+        time: a callback may swap it during the fit (``StochasticWeightAveraging``'s SWALR,
+        the learning-rate finder's)."""
+        configs = self.trainer.lr_scheduler_configs
         if not configs:
             return
         done = self.global_step if interval == "step" else self.current_epoch + 1
         for config in configs:
-            if done % config.frequency:
+            if config.interval != interval or done % config.frequency:
                 continue
             metric = None
             if config.reduce_on_plateau:
@@ -151,27 +169,6 @@ class DirectUpdates(Lesson):
     def on_train_epoch_end(self) -> None:
         self.step_schedulers("epoch")
 
-    def updates_left(self) -> int | None:
-        """The updates ``--trainer.max_steps`` leaves (None: no limit), where a block stops."""
-        max_steps = self.trainer.max_steps
-        return None if max_steps < 0 else max(max_steps - self.global_step, 0)
-
-    def planned_updates(self) -> int:
-        """The optimizer steps this fit will take, for a schedule that spans it. Lightning's
-        ``estimated_stepping_batches`` counts training steps; a step may hold a block of
-        mini-batches (the training loader's ``batches_per_step``), each one update."""
-        trainer = self.trainer
-        steps = trainer.estimated_stepping_batches  # loads the training data if need be
-        loader = trainer.train_dataloader
-        per_step = getattr(loader, "batches_per_step", 1)
-        if per_step == 1:
-            return int(steps)
-        if trainer.max_steps != -1 and trainer.max_epochs in (None, -1):
-            return trainer.max_steps
-        per_epoch = min(trainer.num_training_batches * per_step, loader.mini_batches)
-        updates = per_epoch * trainer.max_epochs
-        return min(updates, trainer.max_steps) if trainer.max_steps != -1 else updates
-
 
 class CourseLesson(DirectUpdates):
     #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
@@ -182,15 +179,22 @@ class CourseLesson(DirectUpdates):
     #: through the optimizer, it has nothing to average: it refuses several processes.
     updates_by_hand: bool = False
 
-    def __init__(self, steps_per_batch: int = 1, print_every: int = 0) -> None:
+    def __init__(
+        self, steps_per_batch: int = 1, print_every: int = 0, gradient_clip_val: float | None = None
+    ) -> None:
         """``print_every``: course epochs between the printed progress lines (1: every one,
-        as the course; 0: none)."""
+        as the course; 0: none). ``gradient_clip_val``: the largest gradient norm an update
+        takes (None: no clipping), what ``Trainer(gradient_clip_val=...)`` does for a lesson
+        whose updates Lightning runs."""
         super().__init__()
         if steps_per_batch < 1:
             raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
         if print_every < 0:
             raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
+        if gradient_clip_val is not None and gradient_clip_val <= 0:
+            raise ValueError(f"gradient_clip_val must be positive, got {gradient_clip_val}")
         self.steps_per_batch = steps_per_batch
+        self.gradient_clip_val = gradient_clip_val
         self.print_every = print_every
         self.loss_history: list[float] = []  # the training loss of every course epoch
         self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
@@ -207,6 +211,31 @@ class CourseLesson(DirectUpdates):
             raise ValueError(
                 f"{type(self).__name__} updates its weights by hand, so several processes "
                 "would train separate copies; run it on one device (--trainer.devices 1)"
+            )
+        finder = any(isinstance(c, LearningRateFinder) for c in self.trainer.callbacks)
+        if stage == "fit" and finder and self.steps_per_batch > 1:
+            raise ValueError(
+                f"the learning-rate finder tries one learning rate per training step, and "
+                f"{type(self).__name__} runs {self.steps_per_batch} course epochs in each; "
+                "run it with one per step: --model.init_args.steps_per_batch 1"
+            )
+
+    def check_trainer(self, trainer: L.Trainer) -> None:
+        """Lightning refuses gradient clipping and accumulation for a lesson that runs its
+        own updates (manual optimisation); say in one line what does the same here."""
+        name = type(self).__name__
+        if trainer.gradient_clip_val is not None:
+            raise ValueError(
+                f"{name} runs its own updates ({self.steps_per_batch} course epochs a training "
+                "step), which the Trainer cannot clip; drop --trainer.gradient_clip_val and use "
+                f"--model.init_args.gradient_clip_val {trainer.gradient_clip_val}"
+            )
+        if trainer.accumulate_grad_batches != 1:
+            raise ValueError(
+                f"{name} runs its own updates, which the Trainer cannot accumulate; on SGD, "
+                f"accumulating {trainer.accumulate_grad_batches} batches is one batch "
+                f"{trainer.accumulate_grad_batches} times the size: drop "
+                "--trainer.accumulate_grad_batches and raise --data.init_args.batch_size"
             )
 
     def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -230,7 +259,8 @@ class CourseLesson(DirectUpdates):
         self.manual_backward(loss)
         optimizer.step()
 
-    def training_step(self, batch: Any, batch_idx: int) -> None:
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """``steps_per_batch`` course epochs; returns the last one's loss."""
         losses = []
         with self.full_precision() if self.float32_only else contextlib.nullcontext():
             for step in range(self.steps_per_batch):
@@ -240,16 +270,22 @@ class CourseLesson(DirectUpdates):
                     or self.course_epoch == self.last_course_epoch
                 )
                 losses.append(self.course_step(batch).detach())
+                self.step_schedulers("step")  # a schedule by update moves on
         if self.updates_by_hand:  # count each course epoch as Lightning counts optimizer steps:
             # global_step drives checkpoints and resuming
-            progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-            progress.increment_by(self.steps_per_batch)
+            count_updates_by_hand(self.trainer, self.steps_per_batch)
         losses = torch.stack(losses).float()
         if not torch.isfinite(losses).all():
             self.stop_diverged(losses)
         self.loss_history.extend(losses.tolist())
         self.log("train_loss", losses[-1], prog_bar=True)
-        self.log("course_epoch", float(len(self.loss_history)))
+        self.log_step()
+        return losses[-1]
+
+    def log_step(self) -> None:
+        """The loggers' step: the updates (course epochs) so far, as the figures count them,
+        not Lightning's training steps (a ``step`` metric is the loggers' x-axis)."""
+        self.log("step", float(self.global_step))
 
     def stop_diverged(self, losses: torch.Tensor) -> None:
         first_bad = int((~torch.isfinite(losses)).nonzero()[0])
@@ -264,7 +300,13 @@ class CourseLesson(DirectUpdates):
         """A block computed in float32 whatever the Trainer's precision (mixed precision off)."""
         return torch.autocast(self.device.type, enabled=False)
 
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()  # the schedulers stepped by epoch
+        self.log_step()  # the epoch's metrics filed at its last update
+
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            self.log_step()
         val_loss = self.trainer.callback_metrics.get("val_loss")
         if val_loss is not None and not self.trainer.sanity_checking:
             self.val_loss_history.append((len(self.loss_history), float(val_loss)))
@@ -286,9 +328,10 @@ class DirectOptimizer:
     """``zero_grad`` and ``step`` of the torch optimizer, with ``step`` counted in
     ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds."""
 
-    def __init__(self, wrapper: LightningOptimizer) -> None:
+    def __init__(self, wrapper: LightningOptimizer, lesson: DirectUpdates) -> None:
         self.wrapper = wrapper
         self.optimizer = wrapper.optimizer
+        self.lesson = lesson
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none)
@@ -297,10 +340,8 @@ class DirectOptimizer:
         return getattr(self.optimizer, name)
 
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> Any:
-        self.wrapper._on_before_step()  # Lightning's step counting: global_step
-        result = self.optimizer.step(closure)
-        self.wrapper._on_after_step()
-        return result
+        self.lesson.on_before_optimizer_step(self.optimizer)  # clipping, as Lightning's
+        return counted_step(self.wrapper, lambda: self.optimizer.step(closure))
 
 
 def needs_lightning_updates(trainer: L.Trainer, lesson: L.LightningModule) -> bool:

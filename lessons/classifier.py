@@ -2,14 +2,14 @@
 
 The course (lessons 9-11)::
 
-    def train(epoch):                          # → training_step, a block of mini-batches
-        running_loss = 0.0                     #   per call, each one update as here
+    def train(epoch):                          # → training_step, one mini-batch per call
+        running_loss = 0.0
         for batch_idx, data in enumerate(train_loader, 0):
             inputs, target = data
-            optimizer.zero_grad()
-            outputs = model(inputs)
-            loss = criterion(outputs, target)
-            loss.backward()                    #   self.manual_backward(loss)
+            optimizer.zero_grad()              #   Lightning: automatic optimisation, so
+            outputs = model(inputs)            #   zero_grad, backward and step are the
+            loss = criterion(outputs, target)  #   Trainer's, with its gradient clipping,
+            loss.backward()                    #   accumulation, precision and devices
             optimizer.step()
             running_loss += loss.item()
             if batch_idx % 300 == 299:
@@ -34,22 +34,22 @@ The course (lessons 9-11)::
 
 and the lesson prints the same lines (``print_every`` epochs: 1, the course's rate; 0, none).
 
-One Lightning training step takes a *block* of the course's mini-batches (the datamodule's
-``batches_per_step``, 10 for MNIST) and runs the course's update on each in turn: one
-optimizer step per mini-batch of 64, in the course's order, with the course's numbers, and
-``global_step`` counts every one. Lightning's machinery around a step (hooks, logging, the
-progress bar) then costs a tenth as much per update, which on a small net is a large part of
-the time; and, as for lessons 2-8, each update goes straight to torch unless Lightning adds
-something to it (``lessons/base.py``: ``DirectUpdates``).
+``training_step`` returns the loss and Lightning does the update (automatic optimisation):
+one optimizer step per mini-batch, in the course's order, so ``global_step`` counts updates,
+and every Trainer flag and callback works as Lightning documents it - gradient clipping and
+accumulation, ``LearningRateFinder`` (it sets ``lr``), ``StochasticWeightAveraging``,
+``EarlyStopping``, checkpoints every N steps.
 
-The validation pass runs over the test set after every epoch, as the course's ``test()``;
-with a hold-out (the datamodule's ``val_fraction``) it first runs over the held-out training
-images (``val_*``), and only ``val_acc`` may choose the best checkpoint.
+The validation pass is the datamodule's ``val_dataloader``: the test set after every epoch
+when nothing is held out (the course's ``test()``; its metrics are ``test_*``), the held-out
+training images otherwise (``val_*``, which may choose the best checkpoint; the test set is
+then ``python cli.py test``'s). The datamodule says which (``val_split``).
 
 Nothing in a step waits for the device except the course's running loss, once per 300
 batches: losses and hits are summed where they are computed and come to the host once per
 epoch, into ``history``, which the curves are drawn from and which checkpoints carry, so a
-resumed run draws the whole curve.
+resumed run draws the whole curve. The step's loss is logged (``self.log``, about half a
+millisecond on a CPU) only at the steps the loggers write (``log_every_n_steps``).
 """
 
 from __future__ import annotations
@@ -61,18 +61,19 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
-from torchmetrics import CatMetric, MeanMetric
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lessons import figures
-from lessons.base import DirectUpdates
+from lessons.base import Lesson
 from lessons.hyperparameters import safe_hyperparameters
 
-#: The evaluation sets of a validation pass, in the datamodule's order: the held-out
-#: training images when there are any, then the test set, always last.
-VALIDATION_SETS = ("val", "test")
+#: The sets a classifier is evaluated on: the held-out training images, the test set.
+EVALUATION_SETS = ("val", "test")
+SET_NAMES = {"val": "Validation set", "test": "Test set"}
 
 
-class ClassifierLesson(DirectUpdates):
+class ClassifierLesson(Lesson):
     """``print_every``: print the course's lines every this many epochs (1, the course's
     rate; 0, never). ``class_names``: the name of each class, which the confusion matrix is
     labelled with; a lesson sets it (digits, countries)."""
@@ -99,23 +100,26 @@ class ClassifierLesson(DirectUpdates):
         self.epoch_losses = nn.ModuleDict(
             {
                 f"{stage}_loss": MeanMetric(nan_strategy="disable")
-                for stage in ("train", *VALIDATION_SETS)
+                for stage in ("train", *EVALUATION_SETS)
             }
         )
-        # true × classes + predicted, per image: the course's correct and total, and the
-        # confusion matrix, counted once an epoch (a bincount per batch waits for the device).
-        self.outcomes = nn.ModuleDict(
-            {stage: CatMetric(nan_strategy="disable") for stage in VALIDATION_SETS}
+        # The course's correct and total are the confusion matrix's trace and sum.
+        self.confusion = nn.ModuleDict(
+            {
+                stage: MulticlassConfusionMatrix(num_classes, validate_args=False)
+                for stage in EVALUATION_SETS
+            }
         )
         self.running_loss = torch.zeros(())
-        self.batches_done = 0  # mini-batches trained on in this epoch: the course's batch_idx + 1
         self.history: dict[str, list[tuple[int, float]]] = {}
+        #: The last evaluation: its set ("test", or "val" for a hold-out), its confusion
+        #: matrix [true, predicted], and its first batch (inputs, predicted, true).
+        self.evaluated = "test"
         self.confusion_counts: torch.Tensor | None = None
-        #: The first test batch of the last evaluation: (inputs, predicted, true).
         self.examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer(self.parameters())
+        return self.with_found_lr(self.optimizer(self.parameters()))
 
     def printing(self) -> bool:
         """Whether this epoch prints the course's lines."""
@@ -124,44 +128,30 @@ class ClassifierLesson(DirectUpdates):
     # train(epoch)
 
     def training_step(
-        self, block: list[tuple[torch.Tensor, torch.Tensor]], block_idx: int
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
-        """The course's loop body for each mini-batch of ``block``; returns their losses."""
-        optimizer = self.optimizers()
-        losses = []
-        for inputs, target in block[: self.updates_left()]:  # --trainer.max_steps may end it
-            optimizer.zero_grad()
-            outputs = self(inputs)
-            loss = self.criterion(outputs, target)
-            self.manual_backward(loss)
-            optimizer.step()
-            self.step_schedulers("step")  # a schedule by step (the speedrun's) moves on
-            losses.append(loss.detach())
-        losses = torch.stack(losses)
-        self.count_losses(losses, len(target))
-        if self.trainer._logger_connector.should_update_logs:  # only when the loggers write it
-            self.log("train_loss_step", losses.mean())  # (a self.log costs about a millisecond)
-        self.epoch_losses["train_loss"].update(losses)
-        return losses
+        """The course's loop body up to the loss; Lightning runs backward and the update."""
+        inputs, target = batch
+        outputs = self(inputs)
+        loss = self.criterion(outputs, target)
+        self.count_loss(loss.detach(), batch_idx, len(target))
+        trainer = self.trainer
+        if trainer.log_every_n_steps and (trainer.global_step + 1) % trainer.log_every_n_steps == 0:
+            self.log("train_loss_step", loss)  # at the steps the loggers write, only
+        return loss
 
-    def count_losses(self, losses: torch.Tensor, batch_size: int) -> None:
-        """The course's ``running_loss += loss.item()`` for each loss of a block, summed where
-        it is computed (no waiting), and its line every ``loss_every`` mini-batches."""
-        first, self.batches_done = self.batches_done, self.batches_done + len(losses)
+    def count_loss(self, loss: torch.Tensor, batch_idx: int, batch_size: int) -> None:
+        """The epoch's mean loss, and the course's ``running_loss += loss.item()`` summed where
+        it is computed (no waiting), with its line every ``loss_every`` mini-batches."""
+        self.epoch_losses["train_loss"].update(loss)
         if not self.printing():
             return
-        start = first
-        while start < self.batches_done:  # up to the next line, or the end of the block
-            end = min(self.batches_done, (start // self.loss_every + 1) * self.loss_every)
-            part = losses[start - first : end - first].sum()
-            self.running_loss = self.running_loss.to(part.device) + part
-            if end % self.loss_every == 0:
-                self.print_loss(end, batch_size)
-            start = end
+        self.running_loss = self.running_loss.to(loss.device) + loss
+        if (batch_idx + 1) % self.loss_every == 0:
+            self.print_loss(batch_idx + 1, batch_size)
 
     def on_train_epoch_start(self) -> None:
         self.running_loss = torch.zeros(())
-        self.batches_done = 0
 
     def print_loss(self, batches: int, batch_size: int) -> None:
         """The course's line every ``loss_every`` batches: the mean loss over them."""
@@ -172,12 +162,14 @@ class ClassifierLesson(DirectUpdates):
 
     # test()
 
-    def validation_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        # The test set is the datamodule's last loader: the only one without a hold-out.
-        sets = VALIDATION_SETS[-len(self.trainer.num_val_batches) :]
-        self.evaluate(batch, batch_idx, sets[dataloader_idx])
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.evaluate(batch, batch_idx, self.validation_set())
+
+    def validation_set(self) -> str:
+        """What the validation pass runs over: the datamodule's ``val_split``, "test" when
+        it validates on the test set as the course does; any other data is a hold-out."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        return "test" if getattr(datamodule, "val_split", "val") == "test" else "val"
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.evaluate(batch, batch_idx, "test")
@@ -192,8 +184,8 @@ class ClassifierLesson(DirectUpdates):
         self.epoch_losses[f"{stage}_loss"].update(
             self.criterion(outputs, labels).expand(len(labels))
         )
-        self.outcomes[stage].update(labels * self.num_classes + predicted)
-        if stage == "test" and batch_idx == 0:
+        self.confusion[stage].update(predicted, labels)
+        if batch_idx == 0:
             self.examples = (images.detach(), predicted, labels)
 
     def on_validation_epoch_start(self) -> None:
@@ -203,7 +195,6 @@ class ClassifierLesson(DirectUpdates):
     def on_train_epoch_end(self) -> None:
         self.stop_if_diverged()
         self.end_epoch("train")
-        super().on_train_epoch_end()  # the schedulers stepped by epoch
 
     def stop_if_diverged(self) -> None:
         """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked
@@ -216,8 +207,7 @@ class ClassifierLesson(DirectUpdates):
             )
 
     def on_validation_epoch_end(self) -> None:
-        for stage in VALIDATION_SETS:
-            self.end_epoch(stage)
+        self.end_epoch(self.validation_set())
 
     def on_test_epoch_end(self) -> None:
         self.end_epoch("test")
@@ -230,17 +220,14 @@ class ClassifierLesson(DirectUpdates):
             return
         values = {f"{stage}_loss": loss.compute()}
         loss.reset()
-        if stage in self.outcomes:
-            outcomes = self.outcomes[stage].compute().long()
-            self.outcomes[stage].reset()
-            counts = torch.bincount(outcomes, minlength=self.num_classes**2)
-            counts = counts.view(self.num_classes, self.num_classes).cpu()
+        if stage in self.confusion:
+            counts = self.confusion[stage].compute().cpu()  # [true, predicted]
+            self.confusion[stage].reset()
             correct, total = counts.trace().item(), counts.sum().item()
             values[f"{stage}_acc"] = torch.tensor(correct / total)
-            if stage == "test":
-                self.confusion_counts = counts
-                if self.printing() and not self.trainer.sanity_checking:
-                    self.print_accuracy(correct, total)
+            self.evaluated, self.confusion_counts = stage, counts
+            if stage == "test" and self.printing() and not self.trainer.sanity_checking:
+                self.print_accuracy(correct, total)
         self.log_dict(values, prog_bar=stage != "train")
         if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
             for name, value in values.items():
@@ -271,7 +258,8 @@ class ClassifierLesson(DirectUpdates):
                 folder / "confusion_matrix.png",
                 counts,
                 self.class_names,
-                f"Test set at the end: {counts.trace() / counts.sum():.2%} right",
+                f"{SET_NAMES[self.evaluated]} at the end: {counts.trace() / counts.sum():.2%} "
+                "right",
             )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -289,8 +277,9 @@ class DigitClassifier(ClassifierLesson):
     """MNIST's ten digits (lessons 9-11). ``predict`` writes one row per image - its index,
     the predicted digit, the ten probabilities p_0…p_9 and, when known, its true label. After
     ``fit`` the run folder also gets the first test batch with its predictions
-    (``test_images.png``) and, for a net whose first layer is the convolution ``conv1``, its
-    learned filters (``filters.png``): what the net looks for before anything else."""
+    (``test_images.png``; ``val_images.png`` after a hold-out) and, for a net whose first
+    layer is the convolution ``conv1``, its learned filters (``filters.png``): what the net
+    looks for before anything else."""
 
     def __init__(
         self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
@@ -309,7 +298,7 @@ class DigitClassifier(ClassifierLesson):
             images, predicted, true = (tensor.cpu() for tensor in self.examples)
             pairs = list(zip(predicted.tolist(), true.tolist()))
             figures.plot_image_grid(
-                folder / "test_images.png",
+                folder / f"{self.evaluated}_images.png",
                 images.squeeze(1).float(),
                 [str(p) if p == t else f"{p} (true {t})" for p, t in pairs],
                 [p != t for p, t in pairs],

@@ -61,10 +61,12 @@ class DiabetesClassifier(CourseLesson):
         optimizer: OptimizerCallable = torch.optim.SGD,
         steps_per_batch: int = 1,
         print_every: int = 10_000,
+        gradient_clip_val: float | None = None,
     ) -> None:
         """``print_every``: course epochs (lesson 8: iterations) between printed lines;
-        1: every one, as the course; 0: none. The last one is always printed."""
-        super().__init__(steps_per_batch, print_every)
+        1: every one, as the course; 0: none. The last one is always printed.
+        ``gradient_clip_val``: clip each update's gradient norm (None: never, as the course)."""
+        super().__init__(steps_per_batch, print_every, gradient_clip_val)
         self.save_hyperparameters()
         if (in_features, hidden_sizes, activation) == COURSE_NET:  # the course's Model
             self.linear1 = torch.nn.Linear(8, 6)
@@ -96,7 +98,7 @@ class DiabetesClassifier(CourseLesson):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # the course's optimizer = torch.optim.SGD(model.parameters(), lr=0.1), lr from the config
-        return self.optimizer(self.parameters())
+        return self.with_found_lr(self.optimizer(self.parameters()))
 
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x_data, y_data = batch  # lesson 8: inputs, labels = data
@@ -118,13 +120,16 @@ class DiabetesClassifier(CourseLesson):
             return (self.course_epoch,)
         return (self.current_epoch, self.iteration)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         self.iteration = batch_idx
-        super().training_step(batch, batch_idx)  # steps_per_batch course epochs on this batch
+        loss = super().training_step(batch, batch_idx)  # steps_per_batch course epochs
         x, y = batch
         with torch.no_grad():  # metrics of the model as it stands after them
             self.train_metrics.update(self(x).flatten(), y.flatten().int())
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
+        return loss
 
     def draw_figures(self, folder: Path) -> None:
         """The course's plot of loss against epoch (lesson 7); with mini-batches (lesson 8) the

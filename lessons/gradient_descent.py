@@ -88,6 +88,7 @@ class GradientDescent(CourseLesson):
         self.print("Predict(after training)", 4, self(torch.tensor(4.0)).item())
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log("w", self.w)  # into metrics.csv
 
     def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ class LinearRegression(CourseLesson):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # The course's optimizer = torch.optim.SGD(model.parameters(), lr=0.01), from the config.
-        return self.optimizer(self.parameters())
+        return self.with_found_lr(self.optimizer(self.parameters()))
 
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """The body of the course's ``for epoch in range(1000):`` (base.py runs the loop)."""
@@ -73,6 +73,7 @@ class LinearRegression(CourseLesson):
         return closure
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log("w", self.linear.weight.squeeze())  # into metrics.csv
         self.log("b", self.linear.bias.squeeze())
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -22,6 +24,21 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from lessons.classifier import ClassifierLesson
+
+EXPORT_REFUSAL = (
+    "torch.export cannot follow pack_padded_sequence (its shapes are the names' lengths); "
+    "export NameClassifier with model.to_torchscript() or model.to_onnx(path, codes)"
+)
+
+
+def refuse_torch_export() -> None:
+    """torch.export fixes every shape it meets, and a packed batch's shapes are its names'
+    lengths: say so in one line, instead of its traceback. TorchScript packs fine (and cannot
+    read what follows, so it stops at the first line)."""
+    if torch.jit.is_scripting():
+        return
+    if torch.compiler.is_exporting():
+        raise NotImplementedError(EXPORT_REFUSAL)
 
 
 class NameClassifier(ClassifierLesson):
@@ -68,6 +85,7 @@ class NameClassifier(ClassifierLesson):
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """Scores [B, countries] for names given as ASCII codes [B, T], padded with 0 and
         sorted longest first (no name holds code 0, so the padding gives the lengths)."""
+        refuse_torch_export()  # the packing below depends on the names' lengths
         lengths = (codes != 0).sum(dim=1).cpu()
         packed = pack_padded_sequence(self.embedding(codes), lengths, batch_first=True)
         _, hidden = self.gru(packed)  # [n_layers × directions, B, hidden_size]
@@ -76,6 +94,17 @@ class NameClassifier(ClassifierLesson):
         else:
             hidden_cat = hidden[-1]
         return self.fc(hidden_cat)
+
+    def to_onnx(
+        self, file_path: str | Path | None = None, input_sample: Any = None, **kwargs: Any
+    ) -> torch.onnx.ONNXProgram | None:
+        """ONNX through torch's TorchScript-based exporter (``dynamo=False``): it writes the
+        packed GRU as ONNX's GRU given each name's length, for any number of names of any
+        length. (The default exporter goes through torch.export, which refuses the packing.)"""
+        kwargs.setdefault("dynamo", False)
+        kwargs.setdefault("input_names", ["codes"])
+        kwargs.setdefault("dynamic_axes", {"codes": {0: "names", 1: "characters"}})
+        return super().to_onnx(file_path, input_sample, **kwargs)
 
     # The course's lines: "Training for 100 epochs...", then in trainModel() every 10 batches
     # the time since the start, the epoch, the names seen and the summed loss per name so far;

@@ -89,6 +89,7 @@ class HelloLesson(CourseLesson):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
         self.log("exact", float(self.predicted == self.expected))
 
     def predict_step(self, batch: list[str]) -> dict[str, torch.Tensor]:
@@ -99,7 +100,7 @@ class HelloLesson(CourseLesson):
         return {"predicted": predicted.unsqueeze(0)}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer(self.parameters())
+        return self.with_found_lr(self.optimizer(self.parameters()))
 
     def draw_figures(self, folder: Path) -> None:
         figures.plot_loss_history(folder / "loss.png", self.loss_history)
@@ -124,7 +125,7 @@ class HelloRNNCell(HelloLesson):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inputs = self.one_hot(x).unsqueeze(1)  # [seq_len, batch 1, input_size]
-        hidden = torch.zeros(1, self.rnncell.hidden_size, device=self.device)  # init_hidden
+        hidden = torch.zeros(1, self.rnncell.hidden_size, device=x.device)  # init_hidden
         outputs = []
         for input in inputs:  # the course's loop over the time steps
             hidden = self.rnncell(input, hidden)

@@ -49,6 +49,7 @@ class SpeedrunNet(ResidualNet):
             self.to(memory_format=torch.channels_last)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer(self.parameters())
-        schedule = OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=self.planned_updates())
+        optimizer = self.with_found_lr(self.optimizer(self.parameters()))
+        updates = self.trainer.estimated_stepping_batches  # one per training step
+        schedule = OneCycleLR(optimizer, max_lr=self.max_lr, total_steps=updates)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

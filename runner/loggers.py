@@ -17,16 +17,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-
-class ResumingWriter(ExperimentWriter):
-    """Lightning's metrics.csv writer, except that a run resumed into its own folder
-    (``--ckpt_path last``) appends to its metrics.csv instead of deleting it."""
-
-    def _check_log_dir_exists(self) -> None:
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as stream:
-                header = stream.readline().strip()
-            self.metrics_keys = header.split(",") if header else []
+from lessons.lightning_private import resuming_experiment
 
 
 class RunLogger(CSVLogger):
@@ -47,10 +38,7 @@ class RunLogger(CSVLogger):
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = ResumingWriter(log_dir=self.log_dir)
-        return self._experiment
+        return resuming_experiment(self)  # appends to the metrics.csv of a resumed run
 
     @property
     def tensorboard(self) -> TensorBoardLogger | None:

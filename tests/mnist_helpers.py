@@ -22,8 +22,8 @@ class ShardIndexRecorder(L.Callback):
         self.record["world_size"] = trainer.world_size
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
-        if batch_idx == 0:  # a block of mini-batches
-            self.record["first_images"], self.record["first_labels"] = batch[0]
+        if batch_idx == 0:
+            self.record["first_images"], self.record["first_labels"] = batch
         self.record["batches"] += 1
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -39,7 +39,8 @@ class ImageCounter(L.Callback):
         self.images = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
-        self.images += sum(len(labels) for _, labels in batch)  # a block of mini-batches
+        _, labels = batch
+        self.images += len(labels)
 
 
 class WeightsRecorder(L.Callback):

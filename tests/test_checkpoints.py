@@ -103,7 +103,7 @@ def test_ckpt_path_last_resumes_the_newest_run_in_its_own_folder(run_cli):
     assert resumed.trainer.global_step == saved_step * 3 // 2  # went on from the saved step
     assert run_folder(resumed) == run_folder(first)  # the same run, not a new version folder
     rows = read_csv(run_folder(resumed) / "metrics.csv")
-    assert {row["epoch"] for row in rows} == {"0", "1", "2"}  # the first part's rows kept
+    assert {row["step"] for row in rows} == {"50", "100", "150"}  # the first part's rows kept
     again = run_cli("fit", "diabetes", *SHORT, "--trainer.max_epochs", "4", "--ckpt_path", "last")
     assert again.trainer.global_step == saved_step * 2
 

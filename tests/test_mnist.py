@@ -50,11 +50,10 @@ def fitted(loader: str, val_fraction: float = 0.1) -> MNISTDataModule:
 
 def first_batches(data: MNISTDataModule, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The first batch of the training, validation and test loaders in ``epoch``."""
-    loaders = [data.train_dataloader(), *data.val_dataloader()]
+    loaders = [data.train_dataloader(), data.val_dataloader(), data.test_dataloader()]
     for loader in loaders:
         _set_sampler_epoch(loader, epoch)  # what Lightning calls at every epoch start
-    train_block, *evaluation = (next(iter(loader)) for loader in loaders)
-    return [train_block[0], *evaluation]  # training batches come in blocks
+    return [next(iter(loader)) for loader in loaders]
 
 
 def rows(images: torch.Tensor) -> list[bytes]:
@@ -87,9 +86,9 @@ def test_both_ways_give_identical_first_batches():
 def test_fast_way_holds_one_copy_of_the_data_per_device():
     """Every fast loader reads the split in place: on the CPU no copy is made, and the test
     images are shared by the validation pass and the test loader."""
-    data = fitted("fast")
-    _, val_test = data.val_dataloader()
-    loaders = {"train": data.train_dataloader().loader, "test": val_test}  # inside its Blocks
+    data = fitted("fast", val_fraction=0)
+    val_test = data.val_dataloader()  # the course's: the test set after every epoch
+    loaders = {"train": data.train_dataloader(), "test": val_test}
     for split, loader in loaders.items():
         images, labels = data.splits[split]
         assert loader.images.data_ptr() == images.data_ptr()
@@ -98,7 +97,7 @@ def test_fast_way_holds_one_copy_of_the_data_per_device():
     # Another device (here "meta", which has no memory to check): moved once per split.
     data.training_device = lambda: torch.device("meta")
     on_meta = data.test_dataloader().images
-    assert on_meta.device.type == "meta" and data.val_dataloader()[1].images is on_meta
+    assert on_meta.device.type == "meta" and data.val_dataloader().images is on_meta
 
 
 def test_split_is_seeded_disjoint_and_complete():
@@ -112,7 +111,7 @@ def test_split_is_seeded_disjoint_and_complete():
     images, _ = data.read("train")
     assert rows(torch.cat([train, val])) == rows(images)  # each image in exactly one part
     assert torch.equal(fitted("fast").splits["val"][0], val)
-    other = MNISTDataModule(seed=1)
+    other = MNISTDataModule(val_fraction=0.1, seed=1)
     other.setup("fit")
     assert not torch.equal(other.splits["val"][0], val)
 
@@ -145,9 +144,8 @@ def test_two_ranks_get_disjoint_halves_covering_every_image():
 
 @pytest.mark.slow
 def test_ddp_on_cpu_gives_each_process_a_disjoint_half_and_averages_every_update(tmp_path):
-    """Two CPU processes, blocks of 10 mini-batches: each deals its own half of the images,
-    and each backward goes through Lightning (DDP averages it), so both processes end with
-    the same weights, moved from the start."""
+    """Two CPU processes: each deals its own half of the images, and DDP averages each
+    backward, so both processes end with the same weights, moved from the start."""
     shards, weights = tmp_path / "shards", tmp_path / "weights"
     result = run_subprocess(
         "fit", *MNIST_DDP_CPU, "--trainer.limit_train_batches", "2",
@@ -174,7 +172,7 @@ def test_ddp_on_cpu_gives_each_process_a_disjoint_half_and_averages_every_update
     assert all(torch.equal(ends[0][name], ends[1][name]) for name in start)
     assert not any(torch.equal(ends[0][name], start[name]) for name in start)
     last = read_checkpoint(tmp_path / "runs/mnist/version_0/checkpoints/last.ckpt")
-    assert last["global_step"] == 2 * 10  # each process: 2 blocks of 10 updates
+    assert last["global_step"] == 2  # each process: 2 updates
 
 
 # --- the lesson, one epoch with each way ---
@@ -326,7 +324,7 @@ def test_training_steps_do_not_wait_for_the_device(run_cli, monkeypatch):
             "--trainer.max_epochs", "2", "--trainer.num_sanity_val_steps", "0",
             "--trainer.limit_train_batches", str(steps), "--trainer.limit_val_batches", str(steps),
             # ranking checkpoints reads val_acc once an epoch, more often when it improves;
-            # the loggers read the loss they write (every 5 blocks in the config)
+            # the loggers read the loss they write (every 50 updates in the config)
             "--checkpoint.monitor", "null", "--trainer.log_every_n_steps", "1000",
         )  # fmt: skip
         counts.append(dict(reads))
@@ -342,7 +340,8 @@ def test_holdout_preset_validates_and_keeps_the_best_checkpoint(run_cli):
     )  # fmt: skip
     data = result.datamodule
     assert len(data.splits["train"][0]) == 54_000 and len(data.splits["val"][0]) == 6_000
-    assert {"val_acc", "val_loss", "test_acc"} <= set(result.trainer.callback_metrics)
+    metrics = set(result.trainer.callback_metrics)
+    assert {"val_acc", "val_loss"} <= metrics and "test_acc" not in metrics  # test: `test`'s
     checkpoints = sorted(path.name for path in (run_folder(result) / "checkpoints").iterdir())
     assert checkpoints[0].startswith("best-epoch=0-val_acc=") and checkpoints[1] == "last.ckpt"
 
@@ -351,7 +350,7 @@ def test_holdout_preset_validates_and_keeps_the_best_checkpoint(run_cli):
 def test_print_every_0_prints_none_of_the_course_lines(run_cli, capsys):
     run_cli(
         "fit", "mnist", "--model.init_args.print_every", "0", "--trainer.max_epochs", "1",
-        "--trainer.limit_train_batches", "30", "--trainer.limit_val_batches", "2",  # 300 batches
+        "--trainer.limit_train_batches", "300", "--trainer.limit_val_batches", "2",
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert "accuracy on test set" not in printed and "loss:" not in printed
@@ -384,7 +383,7 @@ def test_a_diverging_classifier_stops_before_a_checkpoint_keeps_spoiled_weights(
     assert "lower the learning rate; the last good checkpoint is " in str(error.value)
     assert str(error.value).endswith("runs/mnist/version_0/checkpoints/last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
-    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5 * 10  # blocks of 10
+    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 

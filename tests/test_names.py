@@ -22,7 +22,7 @@ COUNTRIES = [
 
 @pytest.fixture(scope="module")
 def names() -> NamesDataModule:
-    data = NamesDataModule(batch_size=32)
+    data = NamesDataModule(batch_size=32, val_fraction=0.1)
     data.setup("fit")
     return data
 
@@ -53,7 +53,7 @@ def test_the_files_hold_13374_and_6700_names_of_18_countries(names):
 
 def test_the_split_is_seeded():
     def val_names(seed: int) -> set[tuple[int, ...]]:
-        data = NamesDataModule(seed=seed)
+        data = NamesDataModule(val_fraction=0.1, seed=seed)
         data.setup("fit")
         return {tuple(codes.tolist()) for codes, _ in data.splits["val"]}
 
@@ -61,7 +61,7 @@ def test_the_split_is_seeded():
 
 
 def test_batches_are_padded_with_0_and_sorted_longest_first(names):
-    ((codes, countries),) = next(iter(names.train_dataloader()))  # a block of one batch
+    codes, countries = next(iter(names.train_dataloader()))
     lengths = (codes != 0).sum(dim=1)
     assert codes.shape == (32, int(lengths.max())) and countries.shape == (32,)
     assert lengths.tolist() == sorted(lengths.tolist(), reverse=True)
@@ -73,7 +73,7 @@ def test_packing_makes_the_padding_invisible(names):
     """A name scores the same alone as padded in a batch of longer names."""
     torch.manual_seed(0)
     model = NameClassifier().eval()
-    ((codes, _),) = next(iter(names.train_dataloader()))  # a block of one batch
+    codes, _ = next(iter(names.train_dataloader()))
     with torch.no_grad():
         batch_scores = model(codes)
         for row, scores in zip(codes, batch_scores, strict=True):

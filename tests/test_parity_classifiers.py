@@ -182,7 +182,7 @@ class StepLosses(L.Callback):
         self.losses: list[float] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.losses.extend(outputs["loss"].tolist())  # one per mini-batch of the block
+        self.losses.append(outputs["loss"].item())  # the mini-batch's loss
 
 
 def test_lesson_9_first_100_steps_give_the_course_loops_losses():
@@ -200,7 +200,7 @@ def test_lesson_9_first_100_steps_give_the_course_loops_losses():
     course_data = MNISTDataModule(loader="torchvision", val_fraction=0)
     course_data.prepare_data()
     course_data.setup("fit")
-    train_loader = course_data.train_dataloader().loader  # the DataLoader inside the blocks
+    train_loader = course_data.train_dataloader()
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     course_losses = []

@@ -56,7 +56,7 @@ def test_the_speedrun_logs_its_learning_rate(run_cli):
         "fit", "mnist_speedrun", "--trainer.precision", "32-true",
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
         "--trainer.log_every_n_steps", "1", "--trainer.accelerator", "cpu",
-        "--model.init_args.channels_last", "false", "--data.init_args.batches_per_step", "1",
+        "--model.init_args.channels_last", "false",
     )  # fmt: skip
     metrics = (run_folder(result) / "metrics.csv").read_text().splitlines()
     assert "lr-Adam" in metrics[0].split(",")  # logged by the config's LearningRateMonitor

@@ -25,6 +25,7 @@ SECTIONS = [
     ("## The lessons", "## 各讲内容"),
     ("## The course site", "## 课程网站"),
     ("## Data, offline", "## 离线数据"),
+    ("## Lightning's private API", "## Lightning 的私有 API"),
     ("## Where to go next", "## 接下来"),
 ]
 LESSON_TABLE = {ENGLISH: "## The lessons", CHINESE: "## 各讲内容"}
