@@ -16,6 +16,13 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
+#: The Kaggle homework's configs read the learner's download of the competition's files:
+#: tests/test_homework.py runs them on files it writes.
+HOMEWORK_CONFIGS = {"titanic", "otto", "movie_reviews"}
+#: Every lesson's config: what runs on the data this project downloads.
+LESSON_CONFIGS = sorted(
+    path.stem for path in CONFIGS.glob("*.yaml") if path.stem not in HOMEWORK_CONFIGS
+)
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 #: One epoch of lesson 9 on two CPU processes (DDP over gloo), a few batches of each loader.
 MNIST_DDP_CPU = [
