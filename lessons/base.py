@@ -153,8 +153,6 @@ class DirectUpdates(Lesson):
         time: a callback may swap it during the fit (``StochasticWeightAveraging``'s SWALR,
         the learning-rate finder's)."""
         configs = self.trainer.lr_scheduler_configs
-        if not configs:
-            return
         done = self.global_step if interval == "step" else self.current_epoch + 1
         for config in configs:
             if config.interval != interval or done % config.frequency:
@@ -262,6 +260,7 @@ class CourseLesson(DirectUpdates):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """``steps_per_batch`` course epochs; returns the last one's loss."""
         losses = []
+        scheduled = bool(self.trainer.lr_scheduler_configs)  # swapped only between steps
         with self.full_precision() if self.float32_only else contextlib.nullcontext():
             for step in range(self.steps_per_batch):
                 self.course_epoch = len(self.loss_history) + step
@@ -270,7 +269,8 @@ class CourseLesson(DirectUpdates):
                     or self.course_epoch == self.last_course_epoch
                 )
                 losses.append(self.course_step(batch).detach())
-                self.step_schedulers("step")  # a schedule by update moves on
+                if scheduled:
+                    self.step_schedulers("step")  # a schedule by update moves on
         if self.updates_by_hand:  # count each course epoch as Lightning counts optimizer steps:
             # global_step drives checkpoints and resuming
             count_updates_by_hand(self.trainer, self.steps_per_batch)
@@ -340,7 +340,8 @@ class DirectOptimizer:
         return getattr(self.optimizer, name)
 
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> Any:
-        self.lesson.on_before_optimizer_step(self.optimizer)  # clipping, as Lightning's
+        if self.lesson.gradient_clip_val is not None:  # clipping, as Lightning's path does
+            self.lesson.on_before_optimizer_step(self.optimizer)
         return counted_step(self.wrapper, lambda: self.optimizer.step(closure))
 
 
