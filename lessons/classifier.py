@@ -226,12 +226,20 @@ class ClassifierLesson(Lesson):
             correct, total = counts.trace().item(), counts.sum().item()
             values[f"{stage}_acc"] = torch.tensor(correct / total)
             self.evaluated, self.confusion_counts = stage, counts
-            if stage == "test" and self.printing() and not self.trainer.sanity_checking:
-                self.print_accuracy(correct, total)
+            if self.printing() and not self.trainer.sanity_checking:
+                if stage == "test":
+                    self.print_accuracy(correct, total)
+                else:
+                    self.print_validation_accuracy(correct, total)
         self.log_dict(values, prog_bar=stage != "train")
         if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
             for name, value in values.items():
                 self.history.setdefault(name, []).append((self.current_epoch + 1, value.item()))
+
+    def print_validation_accuracy(self, correct: int, total: int) -> None:
+        """The course's line for a hold-out, which the course does not have (a departure)."""
+        percent = 100 * correct / total
+        self.print("accuracy on validation set: %d %% [%d/%d]" % (percent, correct, total))  # noqa: UP031
 
     def print_accuracy(self, correct: int, total: int) -> None:
         """The course's line after each test pass."""

@@ -13,8 +13,5 @@ class HoldOutAccuracyLine:
     """Put before a ``ClassifierLesson`` in a lesson's bases: after each validation pass over
     the hold-out, the course's accuracy line for it."""
 
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        accuracy = self.trainer.callback_metrics.get("val_acc")
-        if accuracy is not None and self.printing() and not self.trainer.sanity_checking:
-            self.print(f"accuracy on the held-out rows: {100 * accuracy.item():.2f} %")
+    def print_validation_accuracy(self, correct: int, total: int) -> None:
+        self.print(f"accuracy on the held-out rows: {100 * correct / total:.2f} %")

@@ -115,6 +115,15 @@ def test_checkpoints_every_15_updates_of_lesson_9(run_cli, tmp_path):
     ]  # fmt: skip
 
 
+def test_lesson_9_validates_every_10_updates(run_cli):
+    result = run_cli(
+        "fit", "mnist", *MNIST_SHORT, "--trainer.limit_train_batches", "30",
+        "--trainer.val_check_interval", "10",
+    )  # fmt: skip
+    rows = read_csv(run_folder(result) / "metrics.csv")
+    assert [int(row["step"]) for row in rows if row["test_acc"]] == [9, 19, 29]
+
+
 def scalar_steps(folder: Path, tag: str) -> list[int]:
     events = EventAccumulator(str(folder))
     events.Reload()

@@ -11,7 +11,10 @@ from helpers import REPO, run_command
 
 #: What the wheel is built from (pyproject.toml names them), copied out of the checkout:
 #: setuptools writes build/ and *.egg-info beside the sources it builds.
-SOURCES = ["pyproject.toml", "README.md", "cli.py", "lessons", "datamodules", "runner", "configs"]
+SOURCES = [
+    "pyproject.toml", "README.md", "cli.py", "lessons", "datamodules", "runner", "exercises",
+    "configs",
+]  # fmt: skip
 NO_CACHES = shutil.ignore_patterns("__pycache__")
 
 
