@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -223,10 +224,15 @@ class CourseLesson(DirectUpdates):
         own updates (manual optimisation); say in one line what does the same here."""
         name = type(self).__name__
         if trainer.gradient_clip_val is not None:
+            takes_it = "gradient_clip_val" in inspect.signature(type(self).__init__).parameters
+            instead = (
+                f"use --model.init_args.gradient_clip_val {trainer.gradient_clip_val}"
+                if takes_it
+                else "this lesson takes no clipping (lessons 7-8 do: gradient_clip_val)"
+            )
             raise ValueError(
                 f"{name} runs its own updates ({self.steps_per_batch} course epochs a training "
-                "step), which the Trainer cannot clip; drop --trainer.gradient_clip_val and use "
-                f"--model.init_args.gradient_clip_val {trainer.gradient_clip_val}"
+                f"step), which the Trainer cannot clip; drop --trainer.gradient_clip_val: {instead}"
             )
         if trainer.accumulate_grad_batches != 1:
             raise ValueError(

@@ -43,10 +43,17 @@ class TitanicClassifier(DiabetesClassifier):
         optimizer: OptimizerCallable = torch.optim.SGD,
         steps_per_batch: int = 1,
         print_every: int = 100,
+        gradient_clip_val: float | None = None,
     ) -> None:
         """``print_every``: iterations between the printed ``epoch i loss`` lines."""
         super().__init__(
-            in_features, hidden_sizes, activation, optimizer, steps_per_batch, print_every
+            in_features,
+            hidden_sizes,
+            activation,
+            optimizer,
+            steps_per_batch,
+            print_every,
+            gradient_clip_val,
         )
 
     def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -183,6 +183,13 @@ def test_lesson_7_refuses_trainer_flags_for_its_own_updates_in_one_line(
     assert f"--trainer.{flag}" in message and alternative in message
 
 
+def test_a_lesson_without_clipping_says_so_and_where_it_is(cli_exit):
+    message = cli_exit("fit", "--config", config("linear_regression"),
+                       "--trainer.gradient_clip_val", "0.5")  # fmt: skip
+    assert len(message.strip().splitlines()) == 1
+    assert "takes no clipping (lessons 7-8 do: gradient_clip_val)" in message
+
+
 def test_lesson_7s_own_gradient_clipping_bounds_its_updates(run_cli, tmp_path):
     """50 SGD(lr 0.1) updates of gradients clipped to norm 1e-4 move the weights at most
     50 × 0.1 × 1e-4 = 5e-4."""
