@@ -29,17 +29,16 @@ for validation (held-out phrases would otherwise sit inside training sentences).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import lightning as L
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader
 
 from datamodules.files import DataError
-from datamodules.kaggle import Competition, number, read_table
+from datamodules.kaggle import Competition, RowsDataModule, number, read_table
 from datamodules.names import collate
-from datamodules.sampling import SeededShuffle
 
 MOVIE_REVIEWS = Competition(
     "sentiment-analysis-on-movie-reviews",
@@ -94,7 +93,12 @@ def collate_predict(rows: list[tuple[torch.Tensor, int, int]]) -> dict[str, torc
     }
 
 
-class MovieReviewsDataModule(L.LightningDataModule):
+class MovieReviewsDataModule(RowsDataModule):
+    no_test_labels = (
+        "Kaggle's test.tsv has no Sentiment column to score; `validate` scores the held-out "
+        "sentences of train.tsv, `predict` writes the submission"
+    )
+
     def __init__(
         self,
         data_dir: str | None = None,
@@ -160,29 +164,5 @@ class MovieReviewsDataModule(L.LightningDataModule):
             row = (torch.tensor(encode(phrase, self.vocabulary)), sentiment)
             self.splits["val" if sentence in validation else "train"].append(row)
 
-    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        rows = self.splits[split]
-        return DataLoader(
-            rows,
-            batch_size=self.hparams.batch_size,
-            sampler=SeededShuffle(len(rows), self.hparams.seed) if shuffle else None,
-            collate_fn=collate_predict if split == "predict" else collate,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        """The held-out sentences' phrases, if any: Kaggle's test file has no labels."""
-        return self.loader("val") if self.splits.get("val") else []
-
-    def test_dataloader(self) -> DataLoader:
-        raise ValueError(
-            "Kaggle's test.tsv has no Sentiment column to score; `validate` scores the "
-            "held-out sentences of train.tsv, `predict` writes the submission"
-        )
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.loader("predict")
+    def collate(self, split: str) -> Callable[[list], Any]:
+        return collate_predict if split == "predict" else collate

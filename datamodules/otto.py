@@ -20,14 +20,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules.diabetes import stratified_split
 from datamodules.files import DataError
-from datamodules.kaggle import Competition, number, read_table
-from datamodules.sampling import SeededShuffle
+from datamodules.kaggle import Competition, RowsDataModule, number, read_table
 
 OTTO = Competition(
     "otto-group-product-classification-challenge",
@@ -59,7 +56,12 @@ def read_products(path: Path, labelled: bool) -> tuple[torch.Tensor, torch.Tenso
     return torch.tensor(ids), torch.tensor(counts).log1p(), labels
 
 
-class OttoDataModule(L.LightningDataModule):
+class OttoDataModule(RowsDataModule):
+    no_test_labels = (
+        "Kaggle's test.csv has no target column to score; `validate` scores the held-out "
+        "products of train.csv, `predict` writes the submission"
+    )
+
     def __init__(
         self,
         data_dir: str | None = None,
@@ -106,29 +108,3 @@ class OttoDataModule(L.LightningDataModule):
         rows = list(zip(features, labels.tolist(), strict=True))
         self.splits["train"] = [rows[i] for i in train]
         self.splits["val"] = [rows[i] for i in val]
-
-    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        rows = self.splits[split]
-        return DataLoader(
-            rows,
-            batch_size=self.hparams.batch_size,
-            sampler=SeededShuffle(len(rows), self.hparams.seed) if shuffle else None,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        """The held-out products, if any: Kaggle's test file has no labels to score."""
-        return self.loader("val") if self.splits.get("val") else []
-
-    def test_dataloader(self) -> DataLoader:
-        raise ValueError(
-            "Kaggle's test.csv has no target column to score; `validate` scores the "
-            "held-out products of train.csv, `predict` writes the submission"
-        )
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.loader("predict")
