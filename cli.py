@@ -26,15 +26,23 @@ from typing import Any
 
 from jsonargparse import ArgumentError
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from lessons import quiet_dependencies
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
-from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson, run_checkpoint
-from runner.summary import fit_summary, write_beside_its_run
+from runner.checkpoints import (
+    SPECIAL_PATHS,
+    AtomicCheckpointIO,
+    LastCheckpoint,
+    check_lesson,
+    read_checkpoint,
+    run_checkpoint,
+)
+from runner.progress import LessonProgressBar
+from runner.summary import already_finished, fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
 RUNS = "runs"
@@ -82,7 +90,9 @@ class LessonsCLI(LightningCLI):
                 warnings.filterwarnings("ignore", message="The dirpath has changed")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        check_data = getattr(self.model, "check_data", None)  # another lesson's data: one line
+        # Another lesson's data: one line, before Lightning makes the run folder (the lesson's
+        # setup hook refuses it too, in a user's own script).
+        check_data = getattr(self.model, "check_data", None)
         if callable(check_data):
             check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
@@ -94,6 +104,13 @@ class LessonsCLI(LightningCLI):
         users = any(isinstance(plugin, CheckpointIO) for plugin in plugins)
         if not users and type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        # Lightning's default bar becomes the lessons' (cheap per step, course epochs); a bar
+        # the config names is the user's and stays.
+        bar = trainer.progress_bar_callback
+        callbacks = self.config_init.get(f"{prefix}trainer.callbacks") or []
+        named = bar in (callbacks if isinstance(callbacks, list) else [callbacks])
+        if type(bar) is TQDMProgressBar and not named:
+            trainer.callbacks[trainer.callbacks.index(bar)] = LessonProgressBar()
         return trainer
 
     def before_fit(self) -> None:
@@ -107,10 +124,18 @@ class LessonsCLI(LightningCLI):
         if callable(build_optimizer):
             build_optimizer(self.model.parameters())
         ensure_writable(Path(getattr(self.trainer.logger, "save_dir", None) or "."))
+        # A resumed run remembers where it starts: one that trains nothing was finished.
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        readable = ckpt_path and str(ckpt_path) not in SPECIAL_PATHS
+        self.resumed_at = read_checkpoint(ckpt_path).get("global_step") if readable else None
 
     def after_fit(self) -> None:
         folder = self.trainer.log_dir  # asked on every rank: under DDP it is a collective call
-        if self.trainer.is_global_zero and folder and not self.trainer.fast_dev_run:
+        if not self.trainer.is_global_zero or not folder or self.trainer.fast_dev_run:
+            return
+        if self.resumed_at is not None and self.trainer.global_step == self.resumed_at:
+            print(already_finished(Path(folder), self.trainer, self.command_args, program_name()))
+        else:
             print(fit_summary(Path(folder), self.command_args, program_name()))
 
     def after_validate(self) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
 from datamodules.sampling import SeededShuffle
@@ -137,7 +137,7 @@ class DiabetesDataModule(L.LightningDataModule):
     ) -> None:
         """``file`` is any labelled CSV (default: the course's diabetes.csv.gz, found or
         downloaded in ``data_dir``); ``batch_size: null`` trains on the whole training split
-        at once (lesson 7); ``predict_file`` holds feature rows to predict."""
+        at once (lesson 7); ``predict_file`` holds rows to predict (default: the held-out ones)."""
         super().__init__()
         for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not 0 <= fraction < 1:
@@ -212,10 +212,12 @@ class DiabetesDataModule(L.LightningDataModule):
         return self.loader(self.test_set, shuffle=False) if len(self.test_set) else []
 
     def predict_dataloader(self) -> DataLoader:
+        """The rows of ``predict_file`` (features, or features and a label), else the
+        held-out validation rows with their labels (the whole file when none are held out):
+        ``predict`` then shows each prediction beside the truth."""
         if not self.hparams.predict_file:
-            raise ValueError(
-                "predict needs feature rows: pass --data.init_args.predict_file ROWS.csv"
-            )
+            rows = self.val_set if len(self.val_set) else self.load()
+            return DataLoader(rows, batch_size=len(rows))
         path = Path(self.hparams.predict_file)
         features = self.num_features
         table = read_rows(path)
@@ -224,4 +226,6 @@ class DiabetesDataModule(L.LightningDataModule):
                 f"{path}: rows have {table.shape[1]} columns; give {features} features per row "
                 f"(a {features + 1}th column is read as the label)"
             )
-        return DataLoader(list(table), batch_size=len(table))
+        if table.shape[1] == features:
+            return DataLoader(TensorDataset(table), batch_size=len(table))
+        return DataLoader(TensorDataset(table[:, :-1], table[:, -1:]), batch_size=len(table))

@@ -180,7 +180,7 @@ class TensorBatches:
 
 
 class PredictSet(Dataset):
-    """Images to predict, normalised once, each with its index and, when known, its label."""
+    """Images to predict, normalised once: ``image``, or ``(image, label)`` when known."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None) -> None:
         self.images, self.labels = normalise(images), labels
@@ -188,9 +188,10 @@ class PredictSet(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        item = {"image": self.images[index], "index": index}
-        return item if self.labels is None else item | {"label": self.labels[index]}
+    def __getitem__(self, index: int) -> Any:
+        if self.labels is None:
+            return self.images[index]
+        return self.images[index], self.labels[index]
 
 
 class MNISTDataModule(L.LightningDataModule):

@@ -16,7 +16,8 @@ of a batch are sorted longest first and padded with code 0 (which no name holds)
 longest, the order ``pack_padded_sequence`` needs, so the GRU never reads the padding.
 ``val_fraction`` 0 trains on the whole training file, as the course; otherwise a seeded
 ``val_fraction`` of it is held out for validation. The test file is the test set, evaluated
-after every epoch; predict reads ``predict_names``.
+after every epoch; predict reads ``predict_names``, or else the test file's names with their
+countries beside.
 
 >>> encode("Müller")
 [77, 117, 108, 108, 101, 114]
@@ -33,6 +34,7 @@ import gzip
 import unicodedata
 import zlib
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -120,10 +122,13 @@ def collate(rows: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.T
     return codes, torch.tensor([label for _, label in rows])
 
 
-def collate_predict(rows: list[tuple[torch.Tensor, int]]) -> dict[str, torch.Tensor]:
-    """As ``collate``, the second item being each name's place in ``predict_names``."""
-    codes, index = collate(rows)
-    return {"codes": codes, "index": index}
+def collate_predict(rows: list[tuple[torch.Tensor, int | None]]) -> Any:
+    """Names to predict, padded with 0 and kept in their order (each prediction is that of
+    the name in the same place): ``codes``, or ``(codes, countries)`` when they are known."""
+    codes = pad_sequence([codes for codes, _ in rows], batch_first=True)
+    if any(label is None for _, label in rows):
+        return codes
+    return codes, torch.tensor([label for _, label in rows])
 
 
 class NamesDataModule(L.LightningDataModule):
@@ -179,15 +184,18 @@ class NamesDataModule(L.LightningDataModule):
         if stage in ("fit", "validate", "test"):
             test = read_names(fetch(NAMES_TEST, self.hparams.data_dir), self.countries)
             self.splits["test"] = self.labelled(test)
-        if stage == "predict":
+        if stage == "predict":  # the learner's names, else the test set's with their truth
             names = self.hparams.predict_names
-            if not names:
+            if names is not None and not names:
                 raise ValueError(
-                    "predict needs names: pass --data.init_args.predict_names '[Nakamura, Dupont]'"
+                    "predict_names is empty: give names, e.g. '[Nakamura, Dupont]', or leave it "
+                    "out to predict the test file's names"
                 )
-            self.splits["predict"] = [
-                (torch.tensor(encode(name)), index) for index, name in enumerate(names)
-            ]
+            self.splits["predict"] = (
+                [(torch.tensor(encode(name)), None) for name in names]
+                if names
+                else self.labelled(read_names(fetch(NAMES_TEST, self.hparams.data_dir)))
+            )
 
     def labelled(self, rows: list[tuple[list[int], str]]) -> list[tuple[torch.Tensor, int]]:
         """(codes, country index) pairs, what the batches are made of."""

@@ -31,12 +31,12 @@ Exercise 4-2, at x = 1, y = 2, w = 1, b = 2: dl/dw = 2 and dl/db = 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson
+from lessons.base import CourseLesson, inputs_of
 
 INITIAL_WEIGHTS = {
     "linear": {"w": 1.0},
@@ -117,8 +117,8 @@ class Backprop(CourseLesson):
         super().on_train_epoch_end()
         self.log_dict(dict(self.weights))  # into metrics.csv
 
-    def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:
-        (x,) = batch
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, _ = inputs_of(batch)  # (x,) from the datamodule, or a plain tensor of x
         return {"x": x, "y_pred": self(x)}
 
     def configure_optimizers(self) -> list:

@@ -35,7 +35,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch import Callback
-from lightning.pytorch.callbacks import LearningRateFinder, TQDMProgressBar
+from lightning.pytorch.callbacks import BatchSizeFinder, LearningRateFinder, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
@@ -45,6 +45,18 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from lessons.hyperparameters import safe_hyperparameters
 from lessons.lightning_private import count_updates_by_hand, counted_step
+
+
+def inputs_of(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, labels)`` of a batch that is ``(inputs, labels)``, ``[inputs]`` (a
+    TensorDataset of inputs alone) or ``inputs``; labels None when there are none.
+
+    >>> inputs_of([torch.ones(2)])
+    (tensor([1., 1.]), None)
+    """
+    if isinstance(batch, list | tuple):
+        return batch[0], batch[1] if len(batch) > 1 else None
+    return batch, None
 
 
 class Lesson(L.LightningModule):
@@ -65,6 +77,25 @@ class Lesson(L.LightningModule):
             for group in optimizer.param_groups:
                 group["lr"] = self.lr
         return optimizer
+
+    def setup(self, stage: str) -> None:
+        """Refuse, before anything runs, what would fail deep inside a step: another lesson's
+        data, a Trainer flag the lesson cannot honour - in a user's own script as from the CLI."""
+        self.check_data(self.trainer.datamodule)
+        if stage == "fit":
+            self.check_trainer(self.trainer)
+
+    def check_trainer(self, trainer: L.Trainer) -> None:
+        """The batch-size finder needs a batch size to scale: lesson 7 trains on the whole
+        data at once (``batch_size: null``), where Lightning's finder stops on an assertion."""
+        finder = any(isinstance(callback, BatchSizeFinder) for callback in trainer.callbacks)
+        data = trainer.datamodule
+        if finder and data is not None and getattr(data.hparams, "batch_size", 0) is None:
+            raise ValueError(
+                f"{type(self).__name__} trains on the whole data at once (batch_size: null), so "
+                "the batch-size finder has no batch size to scale; drop it, or give one: "
+                "--data.init_args.batch_size 32"
+            )
 
     def check_data(self, datamodule: L.LightningDataModule | None) -> None:
         """Another lesson's data would fail deep inside a step, with a traceback; refuse it
@@ -206,6 +237,7 @@ class CourseLesson(DirectUpdates):
         raise NotImplementedError
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         if self.trainer.world_size > 1 and self.updates_by_hand:
             raise ValueError(
                 f"{type(self).__name__} updates its weights by hand, so several processes "
@@ -222,6 +254,7 @@ class CourseLesson(DirectUpdates):
     def check_trainer(self, trainer: L.Trainer) -> None:
         """Lightning refuses gradient clipping and accumulation for a lesson that runs its
         own updates (manual optimisation); say in one line what does the same here."""
+        super().check_trainer(trainer)
         name = type(self).__name__
         if trainer.gradient_clip_val is not None:
             takes_it = "gradient_clip_val" in inspect.signature(type(self).__init__).parameters

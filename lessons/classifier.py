@@ -38,18 +38,20 @@ and the lesson prints the same lines (``print_every`` epochs: 1, the course's ra
 one optimizer step per mini-batch, in the course's order, so ``global_step`` counts updates,
 and every Trainer flag and callback works as Lightning documents it - gradient clipping and
 accumulation, ``LearningRateFinder`` (it sets ``lr``), ``StochasticWeightAveraging``,
-``EarlyStopping``, checkpoints every N steps.
+``EarlyStopping(monitor="val_loss")``, checkpoints every N steps.
 
-The validation pass is the datamodule's ``val_dataloader``: the test set after every epoch
-when nothing is held out (the course's ``test()``; its metrics are ``test_*``), the held-out
-training images otherwise (``val_*``, which may choose the best checkpoint; the test set is
-then ``python cli.py test``'s). The datamodule says which (``val_split``).
+Batches are plain ``(inputs, labels)`` (predict: ``inputs``, or ``(inputs, labels)`` to see
+the truth beside), so any DataLoader feeds a lesson. The validation pass logs ``val_loss``
+and ``val_acc`` whatever it runs over; when it runs over the test set, as the course's
+``test()`` after every epoch does (the datamodule's ``val_split`` says so), the course's line
+"accuracy on test set" is printed. ``trainer.test`` logs ``test_loss`` and ``test_acc``.
 
-Nothing in a step waits for the device except the course's running loss, once per 300
-batches: losses and hits are summed where they are computed and come to the host once per
-epoch, into ``history``, which the curves are drawn from and which checkpoints carry, so a
-resumed run draws the whole curve. The step's loss is logged (``self.log``, about half a
-millisecond on a CPU) only at the steps the loggers write (``log_every_n_steps``).
+The metrics are torchmetrics objects logged as they are (``self.log("val_acc", metric)``):
+Lightning computes, resets and, under DDP, torchmetrics syncs them. Nothing in a training
+step waits for the device: the losses are summed where they are computed, and come to the
+host once per ``loss_every`` batches (the course's running loss, also the figure's curve)
+and once per epoch. The step's loss is logged only at the steps the loggers write
+(``log_every_n_steps``): a ``self.log`` costs about half a millisecond on a CPU.
 """
 
 from __future__ import annotations
@@ -62,21 +64,21 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassConfusionMatrix
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from lessons import figures
-from lessons.base import Lesson
+from lessons.base import Lesson, inputs_of
 from lessons.hyperparameters import safe_hyperparameters
 
-#: The sets a classifier is evaluated on: the held-out training images, the test set.
+#: The sets a classifier is evaluated on: the validation pass, the test pass.
 EVALUATION_SETS = ("val", "test")
 SET_NAMES = {"val": "Validation set", "test": "Test set"}
 
 
 class ClassifierLesson(Lesson):
     """``print_every``: print the course's lines every this many epochs (1, the course's
-    rate; 0, never). ``class_names``: the name of each class, which the confusion matrix is
-    labelled with; a lesson sets it (digits, countries)."""
+    rate; 0, never). ``class_names``: the name of each class, which the confusion matrix and
+    the predictions are labelled with; a lesson sets it (digits, countries)."""
 
     #: Every how many mini-batches the course prints the training loss.
     loss_every = 300
@@ -97,23 +99,20 @@ class ClassifierLesson(Lesson):
         self.criterion = nn.CrossEntropyLoss()
         # Inputs come from our own model and data: argument checks would cost a device
         # round trip per step; a NaN loss shows in the epoch mean anyway.
-        self.epoch_losses = nn.ModuleDict(
-            {
-                f"{stage}_loss": MeanMetric(nan_strategy="disable")
-                for stage in ("train", *EVALUATION_SETS)
-            }
+        self.train_loss = MeanMetric(nan_strategy="disable")
+        self.val_loss, self.test_loss = (MeanMetric(nan_strategy="disable") for _ in range(2))
+        self.val_acc, self.test_acc = (
+            MulticlassAccuracy(num_classes, average="micro", validate_args=False) for _ in range(2)
         )
-        # The course's correct and total are the confusion matrix's trace and sum.
-        self.confusion = nn.ModuleDict(
-            {
-                stage: MulticlassConfusionMatrix(num_classes, validate_args=False)
-                for stage in EVALUATION_SETS
-            }
+        # The course's correct and total, and the figure's counts.
+        self.val_confusion, self.test_confusion = (
+            MulticlassConfusionMatrix(num_classes, validate_args=False) for _ in range(2)
         )
-        self.running_loss = torch.zeros(())
-        self.history: dict[str, list[tuple[int, float]]] = {}
-        #: The last evaluation: its set ("test", or "val" for a hold-out), its confusion
-        #: matrix [true, predicted], and its first batch (inputs, predicted, true).
+        self.loss_sum = torch.zeros(())  # this epoch's training losses, summed on the device
+        self.running_loss = torch.zeros(())  # the course's running_loss
+        self.history: dict[str, list[tuple[float, float]]] = {}
+        #: The last evaluation: its set ("test", or "val"), its confusion matrix
+        #: [true, predicted], and its first batch (inputs, predicted, true).
         self.evaluated = "test"
         self.confusion_counts: torch.Tensor | None = None
         self.examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
@@ -137,39 +136,60 @@ class ClassifierLesson(Lesson):
         self.count_loss(loss.detach(), batch_idx, len(target))
         trainer = self.trainer
         if trainer.log_every_n_steps and (trainer.global_step + 1) % trainer.log_every_n_steps == 0:
-            self.log("train_loss_step", loss)  # at the steps the loggers write, only
+            self.log("train_loss", loss, prog_bar=True)  # at the steps the loggers write, only
         return loss
 
     def count_loss(self, loss: torch.Tensor, batch_idx: int, batch_size: int) -> None:
-        """The epoch's mean loss, and the course's ``running_loss += loss.item()`` summed where
-        it is computed (no waiting), with its line every ``loss_every`` mini-batches."""
-        self.epoch_losses["train_loss"].update(loss)
-        if not self.printing():
-            return
+        """The epoch's loss and the course's ``running_loss += loss.item()``, summed where
+        they are computed (no waiting); every ``loss_every`` mini-batches, a point of the
+        loss curve and, in a printing epoch, the course's line."""
+        self.loss_sum = self.loss_sum.to(loss.device) + loss
         self.running_loss = self.running_loss.to(loss.device) + loss
-        if (batch_idx + 1) % self.loss_every == 0:
-            self.print_loss(batch_idx + 1, batch_size)
+        batches = batch_idx + 1
+        if batches % self.loss_every == 0:
+            value = self.running_value(batches, batch_size)
+            epochs = self.current_epoch + batches / max(1, self.trainer.num_training_batches)
+            self.history.setdefault("train_running_loss", []).append((epochs, value))
+            if self.printing():
+                self.print_loss(batches, batch_size, value)
+
+    def running_value(self, batches: int, batch_size: int) -> float:
+        """The course's running loss: the mean over the last ``loss_every`` batches."""
+        value = self.running_loss.item() / self.loss_every
+        self.running_loss = torch.zeros(())
+        return value
+
+    def print_loss(self, batches: int, batch_size: int, value: float) -> None:
+        """The course's line every ``loss_every`` batches."""
+        self.print("[%d, %5d] loss: %.3f" % (self.current_epoch + 1, batches, value))  # noqa: UP031
 
     def on_train_epoch_start(self) -> None:
+        self.loss_sum = torch.zeros(())
         self.running_loss = torch.zeros(())
 
-    def print_loss(self, batches: int, batch_size: int) -> None:
-        """The course's line every ``loss_every`` batches: the mean loss over them."""
-        running_loss = self.running_loss.item() / self.loss_every
-        line = "[%d, %5d] loss: %.3f" % (self.current_epoch + 1, batches, running_loss)  # noqa: UP031
-        self.print(line)
-        self.running_loss = torch.zeros(())
+    def on_train_epoch_end(self) -> None:
+        """The epoch's mean training loss: into the metric, once (DDP averages it)."""
+        batches = self.trainer.num_training_batches
+        if batches and batches != float("inf"):
+            self.train_loss.update(self.loss_sum / batches, weight=batches)
+        self.stop_if_diverged()
+        if self.train_loss.update_called:
+            self.log("train_loss_epoch", self.train_loss)
+            self.keep("train_loss", self.train_loss.compute())
+
+    def stop_if_diverged(self) -> None:
+        """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked
+        when the epoch's training ends, and before each validation pass, which saves them."""
+        if not torch.isfinite(self.loss_sum):
+            raise FloatingPointError(
+                f"the training loss became {self.loss_sum.item()} in epoch "
+                f"{self.current_epoch + 1} (the run diverged); lower the learning rate"
+            )
 
     # test()
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.evaluate(batch, batch_idx, self.validation_set())
-
-    def validation_set(self) -> str:
-        """What the validation pass runs over: the datamodule's ``val_split``, "test" when
-        it validates on the test set as the course does; any other data is a hold-out."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        return "test" if getattr(datamodule, "val_split", "val") == "test" else "val"
+        self.evaluate(batch, batch_idx, "val")
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.evaluate(batch, batch_idx, "test")
@@ -180,61 +200,56 @@ class ClassifierLesson(Lesson):
         images, labels = batch
         outputs = self(images)
         predicted = outputs.argmax(dim=1)
-        # One loss per image, so that the epoch mean weighs a short last batch fairly.
-        self.epoch_losses[f"{stage}_loss"].update(
-            self.criterion(outputs, labels).expand(len(labels))
-        )
-        self.confusion[stage].update(predicted, labels)
+        # Weighed by the batch's size, so that the epoch mean weighs a short last batch fairly.
+        getattr(self, f"{stage}_loss").update(self.criterion(outputs, labels), len(labels))
+        getattr(self, f"{stage}_acc").update(predicted, labels)
+        getattr(self, f"{stage}_confusion").update(predicted, labels)
         if batch_idx == 0:
             self.examples = (images.detach(), predicted, labels)
+
+    def validation_set(self) -> str:
+        """What the validation pass runs over: "test" when the datamodule says it validates
+        on the test set (``val_split``), as the course tests after every epoch; else "val"."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        return "test" if getattr(datamodule, "val_split", "val") == "test" else "val"
 
     def on_validation_epoch_start(self) -> None:
         if not self.trainer.sanity_checking:
             self.stop_if_diverged()
 
-    def on_train_epoch_end(self) -> None:
-        self.stop_if_diverged()
-        self.end_epoch("train")
-
-    def stop_if_diverged(self) -> None:
-        """Stop before a checkpoint keeps weights that a non-finite loss has spoiled: checked
-        when the epoch's training ends, and before each validation pass, which saves them."""
-        train_loss = self.epoch_losses["train_loss"]
-        if train_loss.update_called and not torch.isfinite(loss := train_loss.compute()):
-            raise FloatingPointError(
-                f"the training loss became {loss.item()} in epoch {self.current_epoch + 1} "
-                "(the run diverged); lower the learning rate"
-            )
-
     def on_validation_epoch_end(self) -> None:
-        self.end_epoch(self.validation_set())
+        self.end_evaluation("val")
 
     def on_test_epoch_end(self) -> None:
-        self.end_epoch("test")
+        self.end_evaluation("test")
 
-    def end_epoch(self, stage: str) -> None:
-        """Log the epoch's mean loss (and accuracy), keep them in ``history``, reset; after
-        the test set, print the course's accuracy line."""
-        loss = self.epoch_losses[f"{stage}_loss"]
-        if not loss.update_called:  # no hold-out: no val_* metrics
+    def end_evaluation(self, stage: str) -> None:
+        """Log the pass's mean loss and accuracy, keep them in ``history``, and print the
+        course's accuracy line."""
+        loss, confusion = getattr(self, f"{stage}_loss"), getattr(self, f"{stage}_confusion")
+        if not loss.update_called:  # an empty loader
             return
-        values = {f"{stage}_loss": loss.compute()}
-        loss.reset()
-        if stage in self.confusion:
-            counts = self.confusion[stage].compute().cpu()  # [true, predicted]
-            self.confusion[stage].reset()
-            correct, total = counts.trace().item(), counts.sum().item()
-            values[f"{stage}_acc"] = torch.tensor(correct / total)
-            self.evaluated, self.confusion_counts = stage, counts
-            if self.printing() and not self.trainer.sanity_checking:
-                if stage == "test":
-                    self.print_accuracy(correct, total)
-                else:
-                    self.print_validation_accuracy(correct, total)
-        self.log_dict(values, prog_bar=stage != "train")
-        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
-            for name, value in values.items():
-                self.history.setdefault(name, []).append((self.current_epoch + 1, value.item()))
+        counts = confusion.compute().cpu()  # [true, predicted], summed over processes
+        confusion.reset()
+        correct, total = int(counts.trace()), int(counts.sum())
+        self.log(f"{stage}_loss", loss)  # the bar shows the accuracy: it fits 80 columns
+        self.log(f"{stage}_acc", getattr(self, f"{stage}_acc"), prog_bar=True)
+        evaluated = self.validation_set() if stage == "val" else "test"
+        self.evaluated, self.confusion_counts = evaluated, counts
+        if self.trainer.sanity_checking:
+            return
+        if self.printing():
+            if evaluated == "test":
+                self.print_accuracy(correct, total)
+            else:
+                self.print_validation_accuracy(correct, total)
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            self.keep(f"{stage}_loss", loss.compute())
+            self.keep(f"{stage}_acc", correct / total)
+
+    def keep(self, name: str, value: torch.Tensor | float) -> None:
+        """One point of the figures' curves: the epoch (1, 2 …) and the value."""
+        self.history.setdefault(name, []).append((self.current_epoch + 1, float(value)))
 
     def print_validation_accuracy(self, correct: int, total: int) -> None:
         """The course's line for a hold-out, which the course does not have (a departure)."""
@@ -246,12 +261,38 @@ class ClassifierLesson(Lesson):
         percent = 100 * correct / total
         self.print("accuracy on test set: %d %% [%d/%d]" % (percent, correct, total))  # noqa: UP031
 
+    # predict
+
+    def predict_step(self, batch: Any) -> dict[str, Any]:
+        """For each input, the likeliest class by name, the probability of every class
+        (``p_0`` …), and the true class beside when the batch has labels. Softmax only here:
+        training takes the raw scores (CrossEntropyLoss)."""
+        inputs, labels = inputs_of(batch)
+        p = torch.softmax(self(inputs).float(), dim=1)
+        row = {"predicted": self.names_of(p.argmax(dim=1)), "p": p}
+        return row | ({"true": self.names_of(labels)} if labels is not None else {})
+
+    def names_of(self, classes: torch.Tensor) -> list[str]:
+        return [self.class_names[i] for i in classes.tolist()]
+
+    # figures
+
     def draw_figures(self, folder: Path) -> None:
-        """Loss and accuracy against epoch, and the last test pass's confusion matrix,
-        labelled with ``class_names``."""
+        """Loss and accuracy against epoch - the course's running loss every ``loss_every``
+        batches as a curve, even in a one-epoch run - and the last evaluation's confusion
+        matrix, labelled with ``class_names``."""
+        set_name = SET_NAMES[self.evaluated]
+        labels = {
+            "train_running_loss": f"train, every {self.loss_every} batches",
+            "train_loss": "train, epoch mean",
+            "val_loss": set_name,
+            "val_acc": set_name,
+            "test_loss": "Test set",
+            "test_acc": "Test set",
+        }
         for quantity, scale, ylabel in (("loss", 1, "Loss"), ("acc", 100, "Accuracy (%)")):
             curves = {
-                name.removesuffix(f"_{quantity}"): (
+                labels.get(name, name): (
                     [epoch for epoch, _ in points],
                     [value * scale for _, value in points],
                 )
@@ -266,8 +307,7 @@ class ClassifierLesson(Lesson):
                 folder / "confusion_matrix.png",
                 counts,
                 self.class_names,
-                f"{SET_NAMES[self.evaluated]} at the end: {counts.trace() / counts.sum():.2%} "
-                "right",
+                f"{set_name} at the end: {counts.trace() / counts.sum():.2%} right",
             )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -282,9 +322,9 @@ class ClassifierLesson(Lesson):
 
 
 class DigitClassifier(ClassifierLesson):
-    """MNIST's ten digits (lessons 9-11). ``predict`` writes one row per image - its index,
-    the predicted digit, the ten probabilities p_0…p_9 and, when known, its true label. After
-    ``fit`` the run folder also gets the first test batch with its predictions
+    """MNIST's ten digits (lessons 9-11). ``predict`` writes one row per image: the predicted
+    digit and its probability, with the true digit beside when known. After ``fit`` the run
+    folder also gets the first batch of the last evaluation with its predictions
     (``test_images.png``; ``val_images.png`` after a hold-out) and, for a net whose first
     layer is the convolution ``conv1``, its learned filters (``filters.png``): what the net
     looks for before anything else."""
@@ -293,12 +333,6 @@ class DigitClassifier(ClassifierLesson):
         self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
     ) -> None:
         super().__init__(num_classes=10, optimizer=optimizer, print_every=print_every)
-
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Softmax only here: training takes the raw scores (CrossEntropyLoss)."""
-        p = torch.softmax(self(batch["image"]).float(), dim=1)
-        row = {"index": batch["index"], "digit": p.argmax(dim=1), "p": p}
-        return row | ({"label": batch["label"]} if "label" in batch else {})
 
     def draw_figures(self, folder: Path) -> None:
         super().draw_figures(folder)

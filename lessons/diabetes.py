@@ -43,7 +43,7 @@ from torchmetrics.classification import (
 )
 
 from lessons import figures
-from lessons.base import CourseLesson
+from lessons.base import CourseLesson, inputs_of
 
 ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 COURSE_NET = (8, [6, 4], "sigmoid")  # in_features, hidden_sizes, activation of the course's Model
@@ -87,6 +87,7 @@ class DiabetesClassifier(CourseLesson):
         self.val_confusion = BinaryConfusionMatrix()  # of each validation, for the figure
         self.confusion_matrix: torch.Tensor | None = None
         self.iteration = 0  # the batch's index in its epoch: lesson 8's i
+        self.train_positives, self.train_labels_seen = 0.0, 0  # the first epoch's labels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.net is not None:  # the stack of other sizes
@@ -126,6 +127,9 @@ class DiabetesClassifier(CourseLesson):
         self.iteration = batch_idx
         loss = super().training_step(batch, batch_idx)  # steps_per_batch course epochs
         x, y = batch
+        if batch_idx < self.trainer.num_training_batches and self.current_epoch == 0:
+            self.train_positives += float(y.sum())  # for the majority-class baseline
+            self.train_labels_seen += len(y)
         with torch.no_grad():  # metrics of the model as it stands after them
             self.train_metrics.update(self(x).flatten(), y.flatten().int())
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True)
@@ -163,17 +167,30 @@ class DiabetesClassifier(CourseLesson):
                 folder / "confusion_matrix.png", self.confusion_matrix, ["0", "1"], "validation set"
             )
 
-    # --- beyond the course: validation metrics, predict, checks, older checkpoints ---
+    # --- beyond the course: validation metrics, predict, checks ---
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         y_pred = self(x)
-        self.log("val_loss", self.compute_loss(y_pred, y), prog_bar=True, sync_dist=True)
+        self.log("val_loss", self.compute_loss(y_pred, y), sync_dist=True)
         self.val_metrics.update(y_pred.flatten(), y.flatten().int())
-        self.log_dict(self.val_metrics, prog_bar=True)
+        others = {name: metric for name, metric in self.val_metrics.items() if name != "val_acc"}
+        self.log_dict(others)  # AUROC, F1: in the logs; the bar shows the loss and accuracy
+        self.log("val_acc", self.val_metrics["acc"], prog_bar=True)
         self.val_confusion.update(y_pred.flatten(), y.flatten().int())
-        majority = float(self.trainer.datamodule.majority_class)
-        self.log("val_baseline_acc", (y == majority).float().mean(), sync_dist=True)
+        majority = self.majority_class()
+        if majority is not None:
+            self.log("val_baseline_acc", (y == majority).float().mean(), sync_dist=True)
+
+    def majority_class(self) -> float | None:
+        """The label most frequent in the training data - the baseline always answers it:
+        the datamodule's when it knows it, else counted from the training batches seen."""
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "majority_class"):
+            return float(datamodule.majority_class)
+        if not self.train_labels_seen:
+            return None
+        return float(self.train_positives / self.train_labels_seen >= 0.5)
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
@@ -182,33 +199,23 @@ class DiabetesClassifier(CourseLesson):
         if not self.trainer.sanity_checking:
             self.confusion_matrix = matrix.cpu()
 
-    def predict_step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        probability = self(batch[:, : self.hparams.in_features]).flatten()
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """P(diabetes) and the predicted label of each row; its true label beside, when the
+        rows have one (the held-out rows, or a predict_file with a label column)."""
+        x, y = inputs_of(batch)
+        probability = self(x).flatten()
         columns = {"probability": probability, "predicted_label": (probability > 0.5).int()}
-        if batch.shape[1] > self.hparams.in_features:  # a labelled file: show the truth beside
-            columns["label"] = batch[:, -1]
-        return columns
+        return columns | ({"label": y.flatten()} if y is not None else {})
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
         data = self.trainer.datamodule
-        if data is not None and data.num_features != self.hparams.in_features:
+        features = getattr(data, "num_features", self.hparams.in_features)
+        if features != self.hparams.in_features:
             raise ValueError(
-                f"the data has {data.num_features} feature columns but the model expects "
-                f"{self.hparams.in_features}; set --model.init_args.in_features {data.num_features}"
+                f"the data has {features} feature columns but the model expects "
+                f"{self.hparams.in_features}; set --model.init_args.in_features {features}"
             )
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_load_checkpoint(checkpoint)
-        if self.net is None:  # checkpoints written before the course's Model held it as net.0/2/4
-            state = checkpoint["state_dict"]
-            for old, new in (
-                ("net.0.", "linear1."),
-                ("net.2.", "linear2."),
-                ("net.4.", "linear3."),
-            ):
-                for key in [k for k in state if k.startswith(old)]:
-                    state[new + key[len(old) :]] = state.pop(key)
 
 
 def layer_stack(sizes: list[int], activation: type[torch.nn.Module]) -> torch.nn.Sequential:

@@ -19,12 +19,12 @@ tensor(4.6667, dtype=torch.float64)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson
+from lessons.base import CourseLesson, inputs_of
 
 
 class GradientDescent(CourseLesson):
@@ -91,8 +91,8 @@ class GradientDescent(CourseLesson):
         super().on_train_epoch_end()
         self.log("w", self.w)  # into metrics.csv
 
-    def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:
-        (x,) = batch
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, _ = inputs_of(batch)  # (x,) from the datamodule, or a plain tensor of x
         return {"x": x, "y_pred": self(x)}
 
     def configure_optimizers(self) -> list:

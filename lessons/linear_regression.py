@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lessons import figures
-from lessons.base import CourseLesson
+from lessons.base import CourseLesson, inputs_of
 
 
 class LinearRegression(CourseLesson):
@@ -84,8 +85,8 @@ class LinearRegression(CourseLesson):
         y_test = self(x_test)
         self.print("y_pred =", y_test.data)
 
-    def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:
-        (x,) = batch
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, _ = inputs_of(batch)  # (x,) from the datamodule, or a plain tensor of x
         return {"x": x, "y_pred": self(x)}
 
     def draw_figures(self, folder: Path) -> None:

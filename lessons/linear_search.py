@@ -4,7 +4,8 @@ For y = w·x the course evaluates the MSE over the data for each w in arange(0, 
 and plots MSE against w. The exercise adds a bias, y = w·x + b, and draws the MSE over the
 (w, b) grid as a 3-D surface. The search is the course's loop, in the course's NumPy and
 Python floats, and ``fit`` is a single step. It prints the course's lines for every
-``print_every``-th point of the grid (1: every point, as the course), then the best point.
+``print_every``-th point of the grid (1: every point, as the course), then the best point;
+``predict`` gives y = w·x (+ b) at the best point for the datamodule's ``predict_x`` (x = 4).
 
 >>> lesson = LinearSearch(w_range=(1.0, 2.1, 1.0), b_range=(0.0, 1.1, 1.0))
 >>> x, y = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[3.0], [5.0], [7.0]])
@@ -17,12 +18,13 @@ tensor(0., dtype=torch.float64)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson
+from lessons.base import CourseLesson, inputs_of
 
 
 class LinearSearch(CourseLesson):
@@ -44,6 +46,17 @@ class LinearSearch(CourseLesson):
         self.w_list: list[float] = []
         self.b_list: list[float] = []
         self.mse_list: list[float] = []
+        # The best (w, b) found, kept in checkpoints: predict draws y = w·x + b with it.
+        self.register_buffer("best", torch.zeros(2, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The course's ``forward(x)`` with the best w (and b) of the search."""
+        w, b = self.best.to(x.dtype)
+        return x * w + b
+
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, _ = inputs_of(batch)  # the datamodule's predict_x (x = 4), or a tensor of x
+        return {"x": x, "y_pred": self(x)}
 
     def course_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x_data, y_data = (t.flatten().tolist() for t in batch)
@@ -74,6 +87,7 @@ class LinearSearch(CourseLesson):
                 self.mse_list.append(l_sum / len(x_data))
         best = int(np.argmin(self.mse_list))
         best_w, best_b, best_mse = self.w_list[best], self.b_list[best], self.mse_list[best]
+        self.best = torch.tensor([best_w, best_b], dtype=torch.float64, device=self.best.device)
         if self.printing:  # not the course's: it reads the minimum off its plot
             self.print(
                 "least MSE=", best_mse, "at w=", best_w, *(("b=", best_b) if exercise else ())

@@ -10,11 +10,13 @@ in its plot, drawn here into p_pass.png).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lessons import figures
+from lessons.base import inputs_of
 from lessons.linear_regression import LinearRegression
 
 #: The hours at which P(pass) is printed after training.
@@ -46,8 +48,8 @@ class LogisticRegression(LinearRegression):
         for hours, p in zip(HOURS, p_pass.tolist(), strict=True):
             self.print(f"P(pass) after {hours} hours = {p:.4f}")
 
-    def predict_step(self, batch: tuple[torch.Tensor]) -> dict[str, torch.Tensor]:
-        (hours,) = batch
+    def predict_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        hours, _ = inputs_of(batch)  # (hours,) from the datamodule, or a tensor of hours
         return {"hours": hours, "p_pass": self(hours)}
 
     def draw_figures(self, folder: Path) -> None:

@@ -56,6 +56,7 @@ class SentimentClassifier(HoldOutAccuracyLine, NameClassifier):
         self.class_names = SENTIMENTS
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         words = getattr(self.trainer.datamodule, "vocab_size", None)
         if words is not None and words != self.hparams.vocab_size:
             raise ValueError(

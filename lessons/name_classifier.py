@@ -23,6 +23,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from lessons.base import inputs_of
 from lessons.classifier import ClassifierLesson
 
 EXPORT_REFUSAL = (
@@ -73,6 +74,7 @@ class NameClassifier(ClassifierLesson):
         self.start = time.time()
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         countries = getattr(self.trainer.datamodule, "countries", None)
         if countries:
             if len(countries) != self.num_classes:
@@ -83,11 +85,14 @@ class NameClassifier(ClassifierLesson):
             self.class_names = list(countries)  # what the confusion matrix is labelled with
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        """Scores [B, countries] for names given as ASCII codes [B, T], padded with 0 and
-        sorted longest first (no name holds code 0, so the padding gives the lengths)."""
+        """Scores [B, countries] for names given as ASCII codes [B, T], padded with 0 (no
+        name holds code 0, so the padding gives the lengths), in any order: the course sorts
+        a batch longest first, which ``pack_padded_sequence`` does itself here."""
         refuse_torch_export()  # the packing below depends on the names' lengths
         lengths = (codes != 0).sum(dim=1).cpu()
-        packed = pack_padded_sequence(self.embedding(codes), lengths, batch_first=True)
+        packed = pack_padded_sequence(
+            self.embedding(codes), lengths, batch_first=True, enforce_sorted=False
+        )
         _, hidden = self.gru(packed)  # [n_layers × directions, B, hidden_size]
         if self.n_directions == 2:  # the last layer's two directions
             hidden_cat = torch.cat([hidden[-1], hidden[-2]], dim=1)
@@ -116,14 +121,16 @@ class NameClassifier(ClassifierLesson):
         if self.print_every:
             self.print("Training for %d epochs..." % self.trainer.max_epochs)  # noqa: UP031
 
-    def print_loss(self, batches: int, batch_size: int) -> None:
+    def running_value(self, batches: int, batch_size: int) -> float:
+        """The course's ``total_loss / (i * len(inputs))``: summed over the epoch so far."""
+        return self.running_loss.item() / (batches * batch_size)
+
+    def print_loss(self, batches: int, batch_size: int, value: float) -> None:
         seconds = time.time() - self.start
         names = len(self.trainer.train_dataloader.dataset)
-        total_loss = self.running_loss.item()  # summed over the epoch's batches so far
         self.print(
             f"[{math.floor(seconds / 60)}m {math.floor(seconds % 60)}s] "
-            f"Epoch {self.current_epoch + 1} [{batches * batch_size}/{names}] "
-            f"loss={total_loss / (batches * batch_size)}"
+            f"Epoch {self.current_epoch + 1} [{batches * batch_size}/{names}] loss={value}"
         )
 
     def on_validation_epoch_start(self) -> None:
@@ -134,19 +141,17 @@ class NameClassifier(ClassifierLesson):
     def print_accuracy(self, correct: int, total: int) -> None:
         self.print(f"Test set: Accuracy {correct}/{total} {100 * correct / total:.2f}%")
 
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Prints "name: country p, country p, country p" for the three likeliest countries,
-        in the order of ``predict_names``; the CSV has their class numbers and probabilities."""
-        p = torch.softmax(self(batch["codes"]).float(), dim=1)
-        order = batch["index"].argsort()  # from longest first back to the list's order
-        codes, index, p = batch["codes"][order], batch["index"][order], p[order]
+    def predict_step(self, batch: Any) -> dict[str, Any]:
+        """Prints "name: country p, country p, country p" for the three likeliest countries;
+        the CSV has each name with them and, when known, its true country."""
+        codes, labels = inputs_of(batch)
+        p = torch.softmax(self(codes).float(), dim=1)
         top = p.topk(min(3, self.num_classes), dim=1)
-        for name, countries, probabilities in zip(
-            codes.tolist(), top.indices.tolist(), top.values.tolist(), strict=True
-        ):
-            guesses = ", ".join(
-                f"{self.class_names[country]} {probability:.2f}"
-                for country, probability in zip(countries, probabilities, strict=True)
-            )
-            print(f"{''.join(chr(code) for code in name if code)}: {guesses}")
-        return {"index": index, "country": top.indices, "p": top.values}
+        names = ["".join(chr(code) for code in name if code) for name in codes.tolist()]
+        row: dict[str, Any] = {"name": names}
+        for rank in range(top.indices.shape[1]):
+            row[f"country_{rank + 1}"] = self.names_of(top.indices[:, rank])
+            row[f"p_{rank + 1}"] = top.values[:, rank]
+        if labels is not None:
+            row["true"] = self.names_of(labels)
+        return row

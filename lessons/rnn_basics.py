@@ -23,6 +23,7 @@ prints ``hello → ohlol``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -92,12 +93,14 @@ class HelloLesson(CourseLesson):
         super().on_train_epoch_end()
         self.log("exact", float(self.predicted == self.expected))
 
-    def predict_step(self, batch: list[str]) -> dict[str, torch.Tensor]:
-        """Prints ``source → prediction``; the CSV gets the predicted character indices."""
+    def predict_step(self, batch: list[str]) -> dict[str, Any]:
+        """Prints ``source → prediction``; the CSV gets both, and the predicted characters'
+        indices (``idx2char``'s)."""
         (source,) = batch
         predicted = self(self.encode(source)).argmax(dim=1)
-        print(f"{source} → {self.decode(predicted)}")
-        return {"predicted": predicted.unsqueeze(0)}
+        self.print(f"{source} → {self.decode(predicted)}")  # above the progress bar
+        indices = " ".join(map(str, predicted.tolist()))
+        return {"source": [source], "predicted": [self.decode(predicted)], "indices": [indices]}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.with_found_lr(self.optimizer(self.parameters()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,22 @@ class FiguresAtFitEnd(Callback):
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes what ``predict_step`` returns - a dict of column → tensor - as one CSV.
+    """Writes what ``predict_step`` returns - a dict of column → tensor or list of strings,
+    one entry per sample - as one CSV, and shows its first rows.
 
     A 2-D column (class probabilities) becomes one CSV column per class: ``p_0``, ``p_1`` ….
     The file goes to ``output``, by default ``predictions.csv`` in the run folder, and an
-    existing file is never replaced unless ``overwrite`` is set.
+    existing file is never replaced unless ``overwrite`` is set. The terminal gets a preview
+    of ``preview_rows`` rows and where the rest is.
     """
 
-    def __init__(self, output: str | None = None, overwrite: bool = False) -> None:
+    def __init__(
+        self, output: str | None = None, overwrite: bool = False, preview_rows: int = 5
+    ) -> None:
         super().__init__(write_interval="epoch")
         self.output = output
         self.overwrite = overwrite
+        self.preview_rows = preview_rows
 
     def target(self, trainer: L.Trainer) -> Path:
         return (
@@ -67,22 +73,53 @@ class PredictionWriter(BasePredictionWriter):
         rows = gather_rows(trainer, predictions, batch_indices)
         if not trainer.is_global_zero or not rows:
             return
-        columns: dict[str, list[float]] = {}
-        for name, value in rows[0].items():
-            if value.dim() > 0 and value.numel() > 1:  # class probabilities: one column each
-                for i in range(value.numel()):
-                    columns[f"{name}_{i}"] = [row[name][i].item() for row in rows]
-            else:
-                columns[name] = [row[name].item() for row in rows]
-        lines = [",".join(columns)]
-        lines += [",".join(f"{v:.6g}" for v in row) for row in zip(*columns.values(), strict=True)]
-        text = "\n".join(lines) + "\n"
+        table = [as_cells(row) for row in rows]
+        header = list(table[0])
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
-        partial.write_text(text)
+        with open(partial, "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            writer.writerows([cells.values() for cells in table])
         partial.replace(path)  # a reader never sees half a file
-        shown = text if len(text) < 2000 else text[:2000] + "…\n"
-        print_above_the_bar(trainer, f"{shown}predictions written to {path}")
+        shown = preview(header, [list(cells.values()) for cells in table[: self.preview_rows]])
+        more = len(table) - self.preview_rows
+        rest = f"… and {more} more rows; all {len(table)} in {path}" if more > 0 else ""
+        print_above_the_bar(trainer, shown + (f"\n{rest}" if rest else ""))
+        print_above_the_bar(trainer, f"predictions written to {path}")
+
+
+def as_cells(row: dict[str, Any]) -> dict[str, str]:
+    """One CSV row: text as it is, a number in 6 significant digits, a vector one column each."""
+    cells: dict[str, str] = {}
+    for name, value in row.items():
+        if isinstance(value, str):
+            cells[name] = value
+        elif value.dim() > 0 and value.numel() > 1:  # class probabilities: one column each
+            cells.update({f"{name}_{i}": f"{v:.6g}" for i, v in enumerate(value.tolist())})
+        else:
+            cells[name] = f"{value.item():.6g}"
+    return cells
+
+
+def preview(header: list[str], rows: list[list[str]]) -> str:
+    """The rows as an aligned table, at most 8 columns (a wide one says how many more).
+
+    >>> print(preview(["name", "p"], [["Abe", "0.5"], ["Nakamura", "0.91"]]))
+    name      p
+    Abe       0.5
+    Nakamura  0.91
+    """
+    shown = 8
+    columns = [[name, *(row[i] for row in rows)] for i, name in enumerate(header[:shown])]
+    widths = [max(len(cell) for cell in column) for column in columns]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+        for line in zip(*columns)
+    ]
+    if len(header) > shown:
+        lines[0] += f"  (+{len(header) - shown} columns)"
+    return "\n".join(lines)
 
 
 def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> list[dict]:
@@ -93,7 +130,7 @@ def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> lis
     """
     if batch_indices and len(batch_indices) == 1 and len(batch_indices[0]) == len(predictions):
         batch_indices = batch_indices[0]  # one dataloader: its list of per-batch indices
-    rows: dict[int, dict[str, torch.Tensor]] = {}
+    rows: dict[int, dict[str, Any]] = {}
     for batch, indices in zip(predictions, batch_indices or [None] * len(predictions)):
         if not batch:
             continue
@@ -101,7 +138,12 @@ def gather_rows(trainer: L.Trainer, predictions: Any, batch_indices: Any) -> lis
         if not indices:  # a loader Lightning cannot track: number the rows in order
             indices = range(len(rows), len(rows) + size)
         for position, index in enumerate(indices):
-            rows[int(index)] = {k: v[position].detach().float().cpu() for k, v in batch.items()}
+            rows[int(index)] = {
+                name: value[position]
+                if isinstance(value, list)
+                else value[position].detach().float().cpu()
+                for name, value in batch.items()
+            }
     if trainer.world_size > 1:
         everyone: list[Any] = [None] * trainer.world_size
         torch.distributed.all_gather_object(everyone, rows)

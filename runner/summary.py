@@ -67,6 +67,37 @@ def fit_summary(run: Path, args: list[str], program: str) -> str:
     return "\n".join(lines)
 
 
+def already_finished(run: Path, trainer: Any, args: list[str], program: str) -> str:
+    """One line for a resumed run that had nothing left to train, with the command that
+    trains it longer (twice the epochs, or steps, it was asked for)."""
+    by_steps = trainer.max_steps is not None and trainer.max_steps > 0
+    name = "max_steps" if by_steps else "max_epochs"
+    limit = getattr(trainer, name)
+    others = command_without_option(command_without_checkpoint(args), f"--trainer.{name}")
+    return (
+        f"The run in {run} is finished ({name}={limit} reached): nothing left to train. "
+        f"To train it longer: {program} fit {others} --trainer.{name} {2 * limit} "
+        "--ckpt_path last"
+    )
+
+
+def command_without_option(command: str, option: str) -> str:
+    """``command`` without ``option`` and its value (``--option value`` or ``--option=value``).
+
+    >>> command_without_option("--config a.yaml --trainer.max_epochs 3", "--trainer.max_epochs")
+    '--config a.yaml'
+    """
+    kept, skip = [], False
+    for arg in shlex.split(command):
+        if skip or arg.startswith(f"{option}="):
+            skip = False
+            continue
+        skip = arg == option
+        if not skip:
+            kept.append(arg)
+    return shlex.join(kept)
+
+
 def command_without_checkpoint(args: list[str]) -> str:
     """The command line's arguments less the subcommand and any ``--ckpt_path``.
 

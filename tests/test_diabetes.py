@@ -353,27 +353,3 @@ def test_confusion_matrix_is_the_last_validations(short_fit):
     )
     assert torch.equal(model.confusion_matrix, expected)
     assert int(expected.sum()) == len(data.val_set)
-
-
-def test_a_checkpoint_of_the_earlier_layer_names_still_loads(run_cli, short_fit, tmp_path):
-    """Checkpoints written before the course's net got its course names held it as
-    ``net.0``, ``net.2``, ``net.4``: they load into it, in Python and through the CLI."""
-    fit = short_fit
-    last = run_folder(fit) / "checkpoints" / "last.ckpt"
-    checkpoint = torch.load(last, weights_only=True)
-    renamed = {"linear1.": "net.0.", "linear2.": "net.2.", "linear3.": "net.4."}
-    checkpoint["state_dict"] = {
-        next((renamed[p] + k[len(p) :] for p in renamed if k.startswith(p)), k): v
-        for k, v in checkpoint["state_dict"].items()
-    }
-    assert "net.0.weight" in checkpoint["state_dict"]
-    old = tmp_path / "old.ckpt"
-    torch.save(checkpoint, old)
-    reloaded = DiabetesClassifier.load_from_checkpoint(old)
-    x = fit.datamodule.dataset.x
-    with torch.no_grad():
-        assert torch.equal(reloaded(x), fit.model.cpu()(x))
-    validated = run_cli("validate", "diabetes", "--ckpt_path", str(old))
-    assert validated.trainer.callback_metrics["val_loss"] == pytest.approx(
-        float(fit.trainer.callback_metrics["val_loss"]), abs=1e-6
-    )

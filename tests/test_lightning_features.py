@@ -96,7 +96,7 @@ def test_early_stopping_ends_lesson_9_when_the_loss_stops_falling(run_cli):
     result = run_cli(
         "fit", "mnist", "--trainer.max_epochs", "5", "--trainer.limit_train_batches", "3",
         "--trainer.limit_val_batches", "2", "--trainer.callbacks+=EarlyStopping",
-        "--trainer.callbacks.monitor", "test_loss", "--trainer.callbacks.min_delta", "100",
+        "--trainer.callbacks.monitor", "val_loss", "--trainer.callbacks.min_delta", "100",
         "--trainer.callbacks.patience", "1",
     )  # fmt: skip
     assert result.trainer.current_epoch == 2  # the first epoch sets the best; one more waits
@@ -121,7 +121,7 @@ def test_lesson_9_validates_every_10_updates(run_cli):
         "--trainer.val_check_interval", "10",
     )  # fmt: skip
     rows = read_csv(run_folder(result) / "metrics.csv")
-    assert [int(row["step"]) for row in rows if row["test_acc"]] == [9, 19, 29]
+    assert [int(row["step"]) for row in rows if row["val_acc"]] == [9, 19, 29]
 
 
 def scalar_steps(folder: Path, tag: str) -> list[int]:
@@ -137,9 +137,9 @@ def test_lesson_9s_step_axis_counts_updates(run_cli):
     )  # fmt: skip
     folder = run_folder(result)
     rows = read_csv(folder / "metrics.csv")
-    assert [int(row["step"]) for row in rows if row["train_loss_step"]] == [4, 9, 14, 19]
-    assert [int(row["step"]) for row in rows if row["test_acc"]] == [19]
-    assert scalar_steps(folder, "test_acc") == [19]  # TensorBoard: the same axis
+    assert [int(row["step"]) for row in rows if row["train_loss"]] == [4, 9, 14, 19]
+    assert [int(row["step"]) for row in rows if row["val_acc"]] == [19]
+    assert scalar_steps(folder, "val_acc") == [19]  # TensorBoard: the same axis
 
 
 # --- lesson 7 ---

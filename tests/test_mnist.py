@@ -182,7 +182,7 @@ def test_ddp_on_cpu_gives_each_process_a_disjoint_half_and_averages_every_update
 class Run:
     result: LightningCLI
     folder: Path  # the run folder, absolute
-    test_acc: float
+    test_acc: float  # of the validation pass, which runs over the test set (the course)
     printed: str  # what the run printed
     trained_on: int  # images trained on
 
@@ -208,7 +208,7 @@ class OneEpoch(dict):
                     + ["--data.init_args.loader", loader]
                     + ["--trainer.callbacks+=mnist_helpers.ImageCounter"]
                 )
-            test_acc = float(result.trainer.callback_metrics["test_acc"])
+            test_acc = float(result.trainer.callback_metrics["val_acc"])
             (counter,) = [c for c in result.trainer.callbacks if isinstance(c, ImageCounter)]
             folder = run_folder(result).resolve()
             self[loader] = Run(result, folder, test_acc, out.getvalue(), counter.images)
@@ -227,7 +227,8 @@ def test_val_fraction_0_trains_on_all_60000_images_and_reports_the_test_set(one_
     assert run.result.datamodule.hparams.val_fraction == 0
     assert run.trained_on == 60_000
     metrics = run.result.trainer.callback_metrics
-    assert "test_acc" in metrics and not any(name.startswith("val_") for name in metrics)
+    assert run.result.datamodule.val_split == "test"  # val_* measured the test set
+    assert {"val_acc", "val_loss"} <= set(metrics) and "test_acc" not in metrics
     # the course's lines: the mean loss of every 300 batches, the test accuracy after the epoch
     correct = round(run.test_acc * 10_000)
     assert f"accuracy on test set: {100 * correct // 10_000} % [{correct}/10000]" in run.printed
@@ -249,8 +250,7 @@ def test_one_epoch_each_way_reaches_the_same_accuracy(one_epoch):
 def test_run_folder_has_metrics_checkpoints_and_figures(one_epoch):
     folder = one_epoch["fast"].folder
     header = (folder / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"train_loss", "test_loss", "test_acc"} <= set(header)
-    assert "val_acc" not in header  # no hold-out, so no best-by-validation checkpoint
+    assert {"train_loss", "train_loss_epoch", "val_loss", "val_acc"} <= set(header)
     assert sorted(path.name for path in (folder / "checkpoints").iterdir()) == ["last.ckpt"]
     counts = one_epoch["fast"].result.model.confusion_counts  # drawn in confusion_matrix.png
     assert counts.sum() == 10_000
@@ -265,13 +265,14 @@ def test_predict_writes_digit_and_probabilities_of_every_test_image(run_cli, one
     rows = read_predictions(
         run_folder(run_cli("predict", "mnist", "--ckpt_path", str(checkpoint))) / "predictions.csv"
     )
-    assert len(rows) == 10_000
-    assert [row["index"] for row in rows] == list(range(10_000))
+    assert len(rows) == 10_000  # in the test set's order
+    _, labels = MNISTDataModule().read("t10k")
+    assert [row["true"] for row in rows] == labels.tolist()
     for row in rows[:100]:
         p = [row[f"p_{digit}"] for digit in range(10)]
         assert sum(p) == pytest.approx(1.0, abs=1e-4)
-        assert row["digit"] == max(range(10), key=p.__getitem__)
-    right = sum(row["digit"] == row["label"] for row in rows) / len(rows)
+        assert row["predicted"] == max(range(10), key=p.__getitem__)
+    right = sum(row["predicted"] == row["true"] for row in rows) / len(rows)
     assert right == pytest.approx(one_epoch["fast"].test_acc, abs=1e-4)
 
 
@@ -287,7 +288,7 @@ def test_predict_a_folder_of_pngs(run_cli, one_epoch, tmp_path):
         "--data.init_args.predict_path", str(folder),
     )  # fmt: skip
     rows = read_predictions(run_folder(result) / "predictions.csv")
-    assert "label" not in rows[0]
+    assert "true" not in rows[0]
     model = SoftmaxClassifier.load_from_checkpoint(checkpoint)  # no config needed
     with torch.no_grad():
         expected = torch.softmax(model(normalise(images[[1, 0, 2]])), dim=1)  # sorted names
@@ -360,7 +361,7 @@ def test_print_every_0_prints_none_of_the_course_lines(run_cli, capsys):
 def test_course_settings_reach_97_percent_after_10_epochs(run_cli):
     start = time.perf_counter()
     result = run_cli("fit", "mnist")
-    accuracy = float(result.trainer.callback_metrics["test_acc"])
+    accuracy = float(result.trainer.callback_metrics["val_acc"])  # over the test set
     print(f"10 epochs: test accuracy {accuracy:.4f} in {time.perf_counter() - start:.0f} s")
     assert result.trainer.current_epoch == 10
     assert accuracy >= 0.97
