@@ -48,6 +48,17 @@ class SpeedrunNet(ResidualNet):
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
+    def on_train_start(self) -> None:
+        """A run resumed for longer than its schedule was planned for would fail at the
+        schedule's end (OneCycleLR's "Tried to step"): say so before training."""
+        (config,) = self.trainer.lr_scheduler_configs
+        planned, wanted = config.scheduler.total_steps, self.trainer.estimated_stepping_batches
+        if wanted > planned:
+            raise ValueError(
+                f"this run's one-cycle schedule was planned for {planned} updates and cannot "
+                f"go on to {wanted}; start a new run (no --ckpt_path) of the length you want"
+            )
+
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.with_found_lr(self.optimizer(self.parameters()))
         updates = self.trainer.estimated_stepping_batches  # one per training step

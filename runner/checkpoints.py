@@ -65,7 +65,13 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self) -> None:
-        super().__init__(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
+        super().__init__(
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            enable_version_counter=False,
+            save_on_train_epoch_end=True,  # every epoch, whether or not it validates
+        )
 
     @property
     def state_key(self) -> str:

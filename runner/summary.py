@@ -8,6 +8,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from torch.optim.lr_scheduler import OneCycleLR
+
 from runner.checkpoints import best_of
 
 
@@ -69,15 +71,18 @@ def fit_summary(run: Path, args: list[str], program: str) -> str:
 
 def already_finished(run: Path, trainer: Any, args: list[str], program: str) -> str:
     """One line for a resumed run that had nothing left to train, with the command that
-    trains it longer (twice the epochs, or steps, it was asked for)."""
+    trains it longer: twice the epochs (or steps) it was asked for, from where it stopped - or,
+    for a schedule planned to end where the run ended (one-cycle), a new run of that length."""
     by_steps = trainer.max_steps is not None and trainer.max_steps > 0
     name = "max_steps" if by_steps else "max_epochs"
     limit = getattr(trainer, name)
     others = command_without_option(command_without_checkpoint(args), f"--trainer.{name}")
-    return (
-        f"The run in {run} is finished ({name}={limit} reached): nothing left to train. "
-        f"To train it longer: {program} fit {others} --trainer.{name} {2 * limit} "
-        "--ckpt_path last"
+    planned = any(isinstance(c.scheduler, OneCycleLR) for c in trainer.lr_scheduler_configs)
+    longer = f"{program} fit {others} --trainer.{name} {2 * limit}"
+    return f"The run in {run} is finished ({name}={limit} reached): nothing left to train. " + (
+        f"Its one-cycle schedule ends there; to train longer, start a new run: {longer}"
+        if planned
+        else f"To train it longer: {longer} --ckpt_path last"
     )
 
 
