@@ -46,6 +46,15 @@ from runner.summary import already_finished, fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
 RUNS = "runs"
+TRAINER_DEFAULTS = {
+    # metrics.csv and TensorBoard event files in one run folder: runs/<lesson>/version_<n>
+    "logger": {
+        "class_path": "runner.loggers.RunLogger",
+        "init_args": {"save_dir": RUNS, "name": "lesson"},
+    },
+    # A Lightning step is a block of course epochs on small data: log every one.
+    "log_every_n_steps": 1,
+}
 
 
 class LessonsCLI(LightningCLI):
@@ -269,15 +278,7 @@ def main(args: list[str] | None = None) -> LessonsCLI:
     if args is None:
         sys.argv[1:] = resolve_configs(sys.argv[1:])
     return LessonsCLI(
-        trainer_defaults={
-            # metrics.csv and TensorBoard event files in one run folder: runs/<lesson>/version_<n>
-            "logger": {
-                "class_path": "runner.loggers.RunLogger",
-                "init_args": {"save_dir": RUNS, "name": "lesson"},
-            },
-            # A Lightning step is a block of course epochs on small data: log every one.
-            "log_every_n_steps": 1,
-        },
+        trainer_defaults=TRAINER_DEFAULTS,
         seed_everything_default=0,
         # Parse errors are raised, not printed with the whole usage: __main__ makes one line.
         parser_kwargs={"exit_on_error": False}

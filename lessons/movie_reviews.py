@@ -18,9 +18,12 @@ torch.Size([2, 5])
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
+from lessons.classifier import ClassifierLesson
 from lessons.kaggle import HoldOutAccuracyLine
 from lessons.name_classifier import NameClassifier
 
@@ -64,8 +67,12 @@ class SentimentClassifier(HoldOutAccuracyLine, NameClassifier):
                 f"set model.init_args.vocab_size and data.init_args.vocab_size alike"
             )
 
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Kaggle's two columns, PhraseId and Sentiment, in the test file's order."""
+    def predict_step(self, batch: Any) -> dict[str, Any]:
+        """Kaggle's two columns, PhraseId and Sentiment, in the test file's order.
+        Any other batch (word codes, or codes and labels, from a DataLoader of your own) gets
+        each phrase's likeliest sentiment by name and the probability of each."""
+        if not isinstance(batch, dict):
+            return ClassifierLesson.predict_step(self, batch)  # not the names' characters
         sentiment = self(batch["codes"]).argmax(dim=1)
         order = batch["index"].argsort()  # from longest first back to the file's order
         return {"PhraseId": batch["PhraseId"][order], "Sentiment": sentiment[order]}

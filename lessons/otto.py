@@ -22,6 +22,8 @@ Sequential(
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
@@ -58,7 +60,11 @@ class OttoClassifier(HoldOutAccuracyLine, ClassifierLesson):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Kaggle's columns: id, then the probability of each class (softmax only here)."""
+    def predict_step(self, batch: Any) -> dict[str, Any]:
+        """Kaggle's columns: id, then the probability of each class (softmax only here).
+        Any other batch (inputs, or inputs and labels, from a DataLoader of your own) is
+        predicted as the lesson it extends predicts it."""
+        if not isinstance(batch, dict):
+            return super().predict_step(batch)
         p = torch.softmax(self(batch["features"]).float(), dim=1)
         return {"id": batch["id"]} | {name: p[:, i] for i, name in enumerate(CLASSES)}

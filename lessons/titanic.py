@@ -23,7 +23,7 @@ Sequential(
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -56,7 +56,11 @@ class TitanicClassifier(DiabetesClassifier):
             gradient_clip_val,
         )
 
-    def predict_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Kaggle's two columns: PassengerId, and Survived = 1 when P(survived) > 0.5."""
+    def predict_step(self, batch: Any) -> dict[str, Any]:
+        """Kaggle's two columns: PassengerId, and Survived = 1 when P(survived) > 0.5.
+        Any other batch (inputs, or inputs and labels, from a DataLoader of your own) is
+        predicted as the lesson it extends predicts it."""
+        if not isinstance(batch, dict):
+            return super().predict_step(batch)
         probability = self(batch["features"]).flatten()
         return {"PassengerId": batch["PassengerId"], "Survived": (probability > 0.5).int()}
