@@ -120,7 +120,22 @@ class LessonsCLI(LightningCLI):
         named = bar in (callbacks if isinstance(callbacks, list) else [callbacks])
         if type(bar) is TQDMProgressBar and not named:
             trainer.callbacks[trainer.callbacks.index(bar)] = LessonProgressBar()
+        # Every callback costs each training step a round of hook calls, whether it has work
+        # there or not: the ones this subcommand gives no work (figures outside fit, the writer
+        # outside predict, a best checkpoint the config did not ask for) are left out.
+        trainer.callbacks = [c for c in trainer.callbacks if self.has_work(c)]
         return trainer
+
+    def has_work(self, callback: Any) -> bool:
+        if isinstance(callback, FiguresAtFitEnd):
+            return self.subcommand == "fit"
+        if isinstance(callback, PredictionWriter):
+            return self.subcommand == "predict"
+        if type(callback) is ModelCheckpoint and callback is self.config_init.get(
+            f"{self.subcommand}.checkpoint"
+        ):
+            return callback.save_top_k != 0
+        return True
 
     def before_fit(self) -> None:
         # Settings that only fail when used (a negative learning rate, say) fail here, before
