@@ -30,7 +30,7 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 import torch
@@ -43,8 +43,11 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from lessons.checkpoint_names import check_names, saved_hyperparameters
 from lessons.hyperparameters import safe_hyperparameters
 from lessons.lightning_private import count_updates_by_hand, counted_step
+
+LessonType = TypeVar("LessonType", bound="Lesson")
 
 
 def inputs_of(batch: Any) -> tuple[Any, Any]:
@@ -116,6 +119,26 @@ class Lesson(L.LightningModule):
         shown whenever it is called (``print_above_the_bar``)."""
         if self.trainer.is_global_zero:
             print_above_the_bar(self.trainer, *args, **kwargs)
+
+    @classmethod
+    def load_from_checkpoint(
+        cls: type[LessonType],
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> LessonType:
+        """Lightning's ``load_from_checkpoint``, once the file's hyperparameters are known to
+        import nothing but the lessons and torch's optimizers (``lessons/checkpoint_names.py``);
+        ``weights_only=False`` says the file is trusted as it is."""
+        if weights_only is not False:
+            own = f"{cls.__module__}.{cls.__qualname__}"
+            check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
+        )
 
 
 def print_above_the_bar(trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:

@@ -6,7 +6,8 @@
   reached and prints the command that resumes from it.
 - ``read_checkpoint`` loads with ``weights_only=True``: tensors, numbers, strings and
   containers come back, and a pickle that would build any other object (and so could run
-  code) is refused. Errors are one line that names the file and the fix.
+  code) is refused; ``check_lesson`` also refuses hyperparameters that name a module to
+  import beyond the lessons'. Errors are one line that names the file and the fix.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from lessons.checkpoint_names import ForeignNameError, check_names
 
 
 def is_remote(path: str | Path) -> bool:
@@ -154,10 +157,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def check_lesson(path: str | Path, expected_class_path: str | None) -> None:
-    """Refuse a checkpoint saved by another lesson than the config's ``model.class_path``."""
+    """Refuse a checkpoint saved by another lesson than the config's ``model.class_path``, or
+    whose hyperparameters name code to import beyond the lessons' (LightningCLI hands them to
+    jsonargparse next, which imports every ``class_path``: ``lessons/checkpoint_names.py``)."""
     if str(path) in SPECIAL_PATHS:
         return
-    saved_by = read_checkpoint(path).get("hyper_parameters", {}).get("_class_path")
+    hyperparameters = read_checkpoint(path).get("hyper_parameters", {})
+    try:
+        check_names(hyperparameters, path, own=expected_class_path)
+    except ForeignNameError as error:
+        raise CheckpointError(str(error)) from None
+    saved_by = hyperparameters.get("_class_path")
     if expected_class_path and saved_by and saved_by != expected_class_path:
         raise CheckpointError(
             f"{path} was saved by {saved_by}, but the config runs {expected_class_path}; "
