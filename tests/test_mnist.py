@@ -256,6 +256,10 @@ def test_run_folder_has_metrics_checkpoints_and_figures(one_epoch):
     counts = one_epoch["fast"].result.model.confusion_counts  # drawn in confusion_matrix.png
     assert counts.sum() == 10_000
     assert counts.trace() / 10_000 == pytest.approx(one_epoch["fast"].test_acc, abs=1e-6)
+    # loss.png: the course's running loss every 300 batches, a curve even after one epoch
+    running = one_epoch["fast"].result.model.history["train_running_loss"]
+    assert [round(epochs, 2) for epochs, _ in running] == [0.32, 0.64, 0.96]
+    assert running[-1][1] < running[0][1]
     for figure in ("loss", "acc", "confusion_matrix", "test_images"):
         png = folder / f"{figure}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

@@ -44,13 +44,20 @@ NUMBERS = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 def in_a_terminal(*args: str, cwd: Path, timeout: int = 300) -> list[str]:
     """``python cli.py ARGS`` in a 100×30 pseudo-terminal; the lines as they end up on the
     screen (a line redrawn with carriage returns: its last state; control sequences out)."""
+    text = terminal_output(*args, cwd=cwd, timeout=timeout)
+    return [line.rstrip("\r").split("\r")[-1].rstrip() for line in text.split("\n")]
+
+
+def terminal_output(*args: str, cwd: Path, timeout: int = 300, columns: int = 100) -> str:
+    """What ``python cli.py ARGS`` writes to a pseudo-terminal ``columns`` wide, every redraw
+    of a line included (control sequences out)."""
     leader, follower = os.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
         "TERM": "xterm",
-        "COLUMNS": "100",
+        "COLUMNS": str(columns),
     }
     process = subprocess.Popen(
         [sys.executable, str(REPO / "cli.py"), *args],
@@ -79,8 +86,7 @@ def in_a_terminal(*args: str, cwd: Path, timeout: int = 300) -> list[str]:
     finally:
         os.close(leader)
     assert process.wait(timeout=60) == 0, output.decode(errors="replace")[-3000:]
-    text = CONTROL.sub("", output.decode(errors="replace"))
-    return [line.rstrip("\r").split("\r")[-1].rstrip() for line in text.split("\n")]
+    return CONTROL.sub("", output.decode(errors="replace"))
 
 
 def assert_in_order(expected: list[str], shown: list[str], same=str.__eq__) -> None:
@@ -291,6 +297,36 @@ def test_a_learners_first_run_shows_the_course_in_full(name, closing, tmp_path, 
 def test_lesson_13_opens_with_the_course_line_in_a_terminal(tmp_path):
     shown = in_a_terminal("fit", "--config", config("names"), *SHORT["names"], cwd=tmp_path)
     assert "Training for 1 epochs..." in shown  # the course: Training for 100 epochs...
+
+
+# --- the progress bar ---------------------------------------------------------------------
+
+
+def test_a_course_epoch_lessons_bar_counts_course_epochs_within_80_columns(tmp_path):
+    """Lesson 7 runs 50 course epochs a training step here (1000 in its config): its bar
+    counts course epochs over the whole fit, not Lightning's one step an epoch (``0/1``), and
+    every state of it, metrics included, fits an 80-column terminal."""
+    text = terminal_output(
+        "fit", "--config", config("diabetes"), "--trainer.max_epochs", "40",
+        "--model.init_args.steps_per_batch", "50", cwd=tmp_path, columns=80,
+    )  # fmt: skip
+    states = [part.rstrip() for part in re.split(r"[\r\n]", text) if "Course epoch" in part]
+    counts = [int(re.search(r"(\d+)/2000", state).group(1)) for state in states]
+    assert counts[-1] == 2000 and len(set(counts)) >= 3, states  # it moved, and it ended
+    assert counts == sorted(counts) and all(count % 50 == 0 for count in counts)
+    assert all(len(state) <= 80 for state in states), max(states, key=len)
+    assert "train_loss=" in states[-1] and "val_acc=" in states[-1]
+    stopped = [line for line in re.split(r"[\r\n]", text) if "`Trainer.fit` stopped" in line]
+    assert stopped and "Course epoch" not in stopped[0]  # a line of its own, after the bar
+
+
+def test_a_prediction_printed_under_the_bar_has_its_own_line(tmp_path):
+    fit = in_a_terminal("fit", "--config", config("rnn"), cwd=tmp_path)
+    (checkpoint,) = (tmp_path / "runs" / "rnn").glob("version_0/checkpoints/last.ckpt")
+    shown = in_a_terminal("predict", "--config", config("rnn"), "--ckpt_path", str(checkpoint),
+                          cwd=tmp_path)  # fmt: skip
+    assert "hello → ohlol" in shown, "\n".join(shown)  # a line of its own, not glued to the bar
+    assert any(line.startswith("Run folder: ") for line in fit)
 
 
 # --- what a run says about its results ----------------------------------------------------
