@@ -34,6 +34,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException, SI
 from lessons import quiet_dependencies
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
 from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson, run_checkpoint
+from runner.slurm import Preemption, refuse_wrong_allocation, resume_point
 from runner.summary import fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
@@ -48,6 +49,7 @@ class LessonsCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_top_k": 0})
         parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(Preemption, "preemption")  # SLURM: save, requeue, stop
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_lightning_class_args(FiguresAtFitEnd, "figures")
 
@@ -59,6 +61,7 @@ class LessonsCLI(LightningCLI):
             return
         config = self.config[subcommand]
         refuse_devices_that_are_not_there(config.get("trainer"))
+        refuse_wrong_allocation()  # under SLURM: a task srun did not start, too few tasks
         logger = run_logger_args(config.get("trainer"))
         root = config.get("trainer", {}).get("default_root_dir")
         if logger is not None and root and logger.get("save_dir") == RUNS:
@@ -67,6 +70,11 @@ class LessonsCLI(LightningCLI):
         # "best" become this lesson's newest run's file, and a missing, unreadable or unsafe
         # file, or one saved by another lesson, is refused in one line.
         ckpt_path = config.get("ckpt_path")
+        if subcommand == "fit" and not ckpt_path and (requeued := resume_point(root or ".")):
+            config["ckpt_path"] = ckpt_path = str(requeued[0])  # a requeued SLURM job goes on
+            if logger is not None and requeued[1] is not None:
+                logger["version"] = requeued[1]  # in its own run folder
+                warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")
         if ckpt_path in ("last", "best") and logger is not None:
             found, version = run_checkpoint(logger.get("save_dir"), logger.get("name"), ckpt_path)
             config["ckpt_path"] = ckpt_path = str(found)
