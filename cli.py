@@ -61,7 +61,6 @@ class LessonsCLI(LightningCLI):
             return
         config = self.config[subcommand]
         refuse_devices_that_are_not_there(config.get("trainer"))
-        refuse_wrong_allocation()  # under SLURM: a task srun did not start, too few tasks
         logger = run_logger_args(config.get("trainer"))
         root = config.get("trainer", {}).get("default_root_dir")
         if logger is not None and root and logger.get("save_dir") == RUNS:
@@ -94,6 +93,7 @@ class LessonsCLI(LightningCLI):
         if callable(check_data):
             check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
+        refuse_wrong_allocation(trainer.num_nodes * trainer.num_devices)  # SLURM, before DDP
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
         prefix = f"{self.subcommand}." if self.subcommand else ""

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,15 +150,18 @@ def slurm_job_id() -> str:
     return os.environ["SLURM_JOB_ID"]
 
 
-def refuse_wrong_allocation(environ: dict[str, str] | os._Environ = os.environ) -> None:
-    """Two SLURM mistakes that Lightning does not catch, each a hang or a silently smaller
-    run, end in one line before anything is written.
+def refuse_wrong_allocation(processes: int, environ: Mapping[str, str] = os.environ) -> None:
+    """Two SLURM mistakes that Lightning does not catch, for a Trainer of several
+    ``processes`` (num_nodes x devices), each a hang or a silently smaller run, end in one
+    line before the processes meet. One process trains alone whatever the allocation.
 
-    >>> refuse_wrong_allocation({"SLURM_NTASKS": "2"})  # doctest: +ELLIPSIS
+    >>> refuse_wrong_allocation(2, {"SLURM_NTASKS": "2"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ValueError: this process is one of a SLURM job's 2 tasks but srun did not start it ...
     """
-    if "SLURM_NTASKS" not in environ or environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+    if processes < 2 or "SLURM_NTASKS" not in environ:
+        return
+    if environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
         return  # not under SLURM for Lightning (SLURMEnvironment.detect)
     tasks = int(environ["SLURM_NTASKS"])
     if tasks > 1 and "SLURM_STEP_ID" not in environ:  # Lightning issue #18650

@@ -274,22 +274,23 @@ def test_the_requeued_job_goes_on_from_its_newest_checkpoint(slurm_task, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "environ, refused",
+    "processes, environ, refused",
     [
-        (SLURM_TASK, None),
-        ({**SLURM_TASK, "SLURM_NTASKS": "2", "SLURM_NNODES": "2"}, None),
-        ({k: v for k, v in SLURM_TASK.items() if k != "SLURM_STEP_ID"}, None),
-        ({**SLURM_TASK, "SLURM_NTASKS_PER_NODE": "2"}, "SLURM starts 1 task (--ntasks 1)"),
-        ({"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "lesson"}, "srun did not start it"),
-        ({"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "interactive"}, None),
+        (2, {**SLURM_TASK, "SLURM_NTASKS": "2", "SLURM_NNODES": "2"}, None),
+        (2, {k: v for k, v in SLURM_TASK.items() if k != "SLURM_STEP_ID"}, None),  # 1 task
+        (2, {**SLURM_TASK, "SLURM_NTASKS_PER_NODE": "2"}, "SLURM starts 1 task (--ntasks 1)"),
+        (2, {"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "lesson"}, "srun did not start it"),
+        (1, {"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "lesson"}, None),  # trains alone
+        (2, {"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "interactive"}, None),  # not SLURM
+        (2, {}, None),
     ],
 )
-def test_wrong_allocations_are_refused(environ, refused):
+def test_wrong_allocations_are_refused(processes, environ, refused):
     if refused is None:
-        refuse_wrong_allocation(environ)
+        refuse_wrong_allocation(processes, environ)
     else:
         with pytest.raises(ValueError, match=re.escape(refused)):
-            refuse_wrong_allocation(environ)
+            refuse_wrong_allocation(processes, environ)
 
 
 @pytest.mark.parametrize("page", ["docs/running.md", "docs/en/running.md"])
