@@ -42,6 +42,7 @@ from runner.checkpoints import (
     run_checkpoint,
 )
 from runner.progress import LessonProgressBar
+from runner.slurm import Preemption, refuse_wrong_allocation, resume_point
 from runner.summary import already_finished, fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
@@ -65,6 +66,7 @@ class LessonsCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_top_k": 0})
         parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(Preemption, "preemption")  # SLURM: save, requeue, stop
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_lightning_class_args(FiguresAtFitEnd, "figures")
 
@@ -84,6 +86,11 @@ class LessonsCLI(LightningCLI):
         # "best" become this lesson's newest run's file, and a missing, unreadable or unsafe
         # file, or one saved by another lesson, is refused in one line.
         ckpt_path = config.get("ckpt_path")
+        if subcommand == "fit" and not ckpt_path and (requeued := resume_point(root or ".")):
+            config["ckpt_path"] = ckpt_path = str(requeued[0])  # a requeued SLURM job goes on
+            if logger is not None and requeued[1] is not None:
+                logger["version"] = requeued[1]  # in its own run folder
+                warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")
         if ckpt_path in ("last", "best") and logger is not None:
             found, version = run_checkpoint(logger.get("save_dir"), logger.get("name"), ckpt_path)
             config["ckpt_path"] = ckpt_path = str(found)
@@ -105,6 +112,7 @@ class LessonsCLI(LightningCLI):
         if callable(check_data):
             check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
+        refuse_wrong_allocation(trainer.num_nodes * trainer.num_devices)  # SLURM, before DDP
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
         prefix = f"{self.subcommand}." if self.subcommand else ""

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -75,6 +79,67 @@ def run_command(*command: str, cwd: Path, env: dict | None = None, timeout: int 
     )
 
 
+#: Stand-ins for SLURM's sbatch, srun, scontrol and scancel (tests/slurm/standin.py).
+SLURM_STANDINS = REPO / "tests" / "slurm"
+
+
+def launch(*command: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """``command`` started as ``run_command`` runs it but without waiting, in a session of its
+    own (``finish`` ends all it started), without the SLURM or torchrun variables of the
+    machine running the tests, and the stand-ins and this Python first on PATH."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLURM_", "MASTER_", "TORCHELASTIC_")) and key != "PATH"
+    }
+    path = [str(SLURM_STANDINS), str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    environment = {
+        **inherited,
+        "PATH": os.pathsep.join(path),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        command, cwd=cwd, env=environment, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def finish(process: subprocess.Popen, timeout: float) -> str:
+    """What ``process`` printed, once it ended; after ``timeout`` seconds its session is
+    killed and the test fails with the output so far."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"{process.args} still ran after {timeout} s:\n{process.communicate()[0]}")
+
+
+def wait_for(
+    path_glob: str,
+    cwd: Path,
+    process: subprocess.Popen,
+    timeout: float = 120,
+    may_finish: bool = False,
+) -> None:
+    """Wait until ``path_glob`` exists; the process must still run, or have ended well if
+    ``may_finish``."""
+    deadline = time.monotonic() + timeout
+    while not list(cwd.glob(path_glob)):
+        if may_finish and process.poll() == 0:
+            return
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, f"no {path_glob} after {timeout} s"
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class CountingCheckpointIO(TorchCheckpointIO):
     """A user's own checkpoint IO (``--trainer.plugins``): counts the checkpoints it saves."""
 
@@ -100,6 +165,19 @@ class ShardRecorder(L.Callback):
         if trainer.current_epoch == 0:
             self.folder.mkdir(parents=True, exist_ok=True)
             torch.save(torch.cat(self.seen), self.folder / f"rank{trainer.global_rank}.pt")
+
+
+class SignalAt(L.Callback):
+    """Sends this process the signal ``name`` (``SIGUSR1``) once ``step`` updates are done:
+    SLURM's warning, landing at a known step."""
+
+    def __init__(self, step: int, name: str) -> None:
+        self.step, self.name, self.sent = step, name, False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), getattr(signal, self.name))
 
 
 class BackwardCounter(L.Callback):

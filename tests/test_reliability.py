@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, REPO, config, run_folder
+from helpers import QUIET, REPO, config, run_folder, wait_for
 
 from datamodules.diabetes import DIABETES
 from datamodules.files import DataError, fetch
@@ -207,24 +207,6 @@ def start_fit(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_for(
-    path_glob: str,
-    cwd: Path,
-    process: subprocess.Popen,
-    timeout: float = 120,
-    may_finish: bool = False,
-) -> None:
-    """Wait until ``path_glob`` exists; the process must still run, or have ended well if
-    ``may_finish``."""
-    deadline = time.monotonic() + timeout
-    while not list(cwd.glob(path_glob)):
-        if may_finish and process.poll() == 0:
-            return
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, f"no {path_glob} after {timeout} s"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
