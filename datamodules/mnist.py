@@ -104,8 +104,9 @@ def read_pngs(folder: Path) -> torch.Tensor:
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, 28, 28] → float32 [B, 1, 28, 28], exactly as ToTensor then Normalize."""
-    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+    """uint8 [B, 28, 28] → float32 [B, 1, 28, 28], exactly as ToTensor then Normalize (in
+    place on the new float tensor: each batch allocates once)."""
+    return images.unsqueeze(1).to(torch.float32, copy=True).div_(255).sub_(MEAN).div_(STD)
 
 
 class CourseMNIST(MNIST):
