@@ -119,8 +119,9 @@ CASES = {
 DEFAULT_TIER = {"mnist", "names", "diabetes"}
 
 
-def rows(names=CASES) -> list:
-    return [n if n in DEFAULT_TIER else pytest.param(n, marks=pytest.mark.slow) for n in names]
+def table_rows() -> list:
+    """The datamodules as the table's rows, those of ``DEFAULT_TIER`` in the default tier."""
+    return [n if n in DEFAULT_TIER else pytest.param(n, marks=pytest.mark.slow) for n in CASES]
 
 
 def plain_module(name: str) -> PlainModule:
@@ -187,7 +188,7 @@ def test_a_plain_module_trains_and_validates_on_the_datamodules_defaults(name, t
 # --- the table: every datamodule × {overfit_batches, fast_dev_run, DDP on 2 CPU processes} ---
 
 
-@pytest.mark.parametrize("name", rows())
+@pytest.mark.parametrize("name", table_rows())
 def test_overfit_batches_repeats_the_same_batches_every_epoch(name, tmp_path):
     """Lightning turns shuffling off for ``overfit_batches``: the same 2 batches (the same
     samples, in the same order) every epoch, of training and of validation."""
@@ -200,7 +201,7 @@ def test_overfit_batches_repeats_the_same_batches_every_epoch(name, tmp_path):
         assert recorder.val[1] == recorder.val[0] and recorder.val[2] == recorder.val[0]
 
 
-@pytest.mark.parametrize("name", rows())
+@pytest.mark.parametrize("name", table_rows())
 def test_fast_dev_run_runs_one_batch_of_each_loop(name, tmp_path):
     trainer, recorder = record(name, tmp_path, fast_dev_run=True)
     assert trainer.global_step == 1
