@@ -55,7 +55,7 @@ from datamodules.mnist import (  # noqa: E402
     CourseMNIST,
     EpochShardSampler,
     MNISTDataModule,
-    TensorBatches,
+    fast_loader,
 )
 from lessons.softmax import SoftmaxClassifier  # noqa: E402
 
@@ -190,7 +190,7 @@ def main() -> None:
         num_workers=args.workers,
         persistent_workers=args.workers > 0,
     )
-    tensor_batches = TensorBatches(
+    tensor_batches = fast_loader(
         images.to(device),
         labels.to(device),
         BATCH_SIZE,

@@ -16,24 +16,29 @@ Two ways to feed batches (``loader``), with the same numbers coming out:
   time through ``ToTensor()`` and ``Normalize((0.1307,), (0.3081,))``, batched by a DataLoader.
 - ``"fast"`` (the default): each split is one uint8 tensor held on the training device,
   batches are gathered from it by index and normalised as a whole - no per-image Python work.
+  It is a DataLoader too (over a ``DeviceSplit``, whose ``__getitems__`` makes a whole batch),
+  so whatever Lightning does to a DataLoader - its own sampler for ``overfit_batches`` or
+  DDP, a user's batch sampler - it does to this one.
 
-Both take their order from one ``EpochShardSampler``: the permutation of
-``torch.Generator().manual_seed(seed + epoch)``, dealt out rank by rank under DDP, so the
-first batches of the two ways are the same images, in the same order, with the same values.
+Both train in the order of one ``EpochShardSampler``: the permutation of
+``torch.Generator().manual_seed(seed + epoch)``, dealt out rank by rank under DDP; they
+validate and test in the files' order (dealt by Lightning's DistributedSampler under DDP). So
+the first batches of the two ways are the same images, in the same order, with the same
+values.
 """
 
 from __future__ import annotations
 
 import gzip
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from torchvision import transforms
 from torchvision.datasets import MNIST, VisionDataset
 
@@ -99,8 +104,9 @@ def read_pngs(folder: Path) -> torch.Tensor:
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B, 28, 28] → float32 [B, 1, 28, 28], exactly as ToTensor then Normalize."""
-    return images.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+    """uint8 [B, 28, 28] → float32 [B, 1, 28, 28], exactly as ToTensor then Normalize (in
+    place on the new float tensor: each batch allocates once)."""
+    return images.unsqueeze(1).to(torch.float32, copy=True).div_(255).sub_(MEAN).div_(STD)
 
 
 class CourseMNIST(MNIST):
@@ -120,7 +126,7 @@ class CourseMNIST(MNIST):
 
 
 class EpochShardSampler(DistributedSampler):
-    """The order both ways read a split in: torch's DistributedSampler, and its tensor twin.
+    """The order both ways train in: torch's DistributedSampler, drawn as one tensor.
 
     Each epoch: ``randperm(n, generator=Generator().manual_seed(seed + epoch))`` when
     shuffling (what ``DataLoader(shuffle=True, generator=g)`` draws), else 0 … n-1; padded
@@ -144,39 +150,48 @@ class EpochShardSampler(DistributedSampler):
         order = order.repeat(math.ceil(self.total_size / count))[: self.total_size]
         return order[self.rank : self.total_size : self.num_replicas]
 
+    def __iter__(self) -> Iterator[int]:
+        """The indices a DataLoader batches: ``indices()``, the same as DistributedSampler's."""
+        return iter(self.indices().tolist())
 
-class TensorBatches:
-    """The fast way: batches gathered by index from a whole split held on one device.
 
-    An iterable that Lightning takes in place of a DataLoader; Lightning calls ``set_epoch``
-    on its ``sampler``, as on a DataLoader's.
+class DeviceSplit(Dataset):
+    """The fast way: a split held whole on one device, read a batch at a time.
+
+    A DataLoader with auto-batching hands ``__getitems__`` a whole batch of indices; the
+    images are gathered with one index and normalised as one tensor. The batch it returns is
+    complete, so its DataLoader passes it through (``collate_fn=as_batch``, what
+    ``fast_loader`` sets).
     """
 
-    batch_sampler = None  # a DataLoader's attribute, which Lightning reads next to ``sampler``
-
-    def __init__(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int,
-        sampler: EpochShardSampler,
-    ) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         self.images, self.labels = images, labels
-        self.batch_size = batch_size
-        self.sampler = sampler
-
-    @property
-    def device(self) -> torch.device:
-        """Where the batches are: nothing to move to the training device."""
-        return self.images.device
 
     def __len__(self) -> int:
-        return math.ceil(len(self.sampler) / self.batch_size)
+        return len(self.labels)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.sampler.indices().to(self.images.device)
-        for index in order.split(self.batch_size):
-            yield normalise(self.images[index]), self.labels[index]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.__getitems__([index])
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # non_blocking: a GPU keeps working on the last step while the indices follow it
+        index = torch.as_tensor(indices).to(self.images.device, non_blocking=True)
+        return normalise(self.images[index]), self.labels[index]
+
+
+def as_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The collate_fn of a ``DeviceSplit``'s DataLoader: its batches come already made."""
+    return batch
+
+
+def fast_loader(
+    images: torch.Tensor, labels: torch.Tensor, batch_size: int, sampler: Sampler | None = None
+) -> DataLoader:
+    """The fast way's DataLoader over ``images`` and ``labels`` (already where training runs)."""
+    return DataLoader(
+        DeviceSplit(images, labels), batch_size=batch_size, sampler=sampler, collate_fn=as_batch
+    )
 
 
 class PredictSet(Dataset):
@@ -280,15 +295,15 @@ class MNISTDataModule(L.LightningDataModule):
             )
         return images, labels.long()
 
-    def train_dataloader(self) -> DataLoader | TensorBatches:
+    def train_dataloader(self) -> DataLoader:
         return self.batches("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader | TensorBatches:
+    def val_dataloader(self) -> DataLoader:
         """The held-out images, or, with none held out, the test set: the course prints the
         test accuracy after every epoch."""
         return self.batches(self.val_split)
 
-    def test_dataloader(self) -> DataLoader | TensorBatches:
+    def test_dataloader(self) -> DataLoader:
         return self.batches("test")
 
     def predict_dataloader(self) -> DataLoader:
@@ -296,17 +311,20 @@ class MNISTDataModule(L.LightningDataModule):
         and under DDP shards the images and the prediction writer gathers them back."""
         return DataLoader(PredictSet(*self.splits["predict"]), batch_size=self.hparams.batch_size)
 
-    def batches(self, split: str, shuffle: bool = False) -> DataLoader | TensorBatches:
-        """The loader of ``split`` for this rank, the configured way."""
+    def batches(self, split: str, shuffle: bool = False) -> DataLoader:
+        """The loader of ``split``, the configured way: shuffled, this rank's shard of the
+        epoch's order; else the files' order, which Lightning deals out under DDP."""
         images, labels = self.splits[split]
-        rank, ranks = (
-            (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        )
-        sampler = EpochShardSampler(
-            images, num_replicas=ranks, rank=rank, shuffle=shuffle, seed=self.hparams.seed
-        )
+        sampler = None
+        if shuffle:
+            rank, ranks = (
+                (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+            )
+            sampler = EpochShardSampler(
+                images, num_replicas=ranks, rank=rank, shuffle=True, seed=self.hparams.seed
+            )
         if self.hparams.loader == "fast":
-            return TensorBatches(*self.on_device(split), self.hparams.batch_size, sampler)
+            return fast_loader(*self.on_device(split), self.hparams.batch_size, sampler)
         return DataLoader(
             CourseMNIST(images, labels, train=split != "test", transform=COURSE_TRANSFORM),
             batch_size=self.hparams.batch_size,

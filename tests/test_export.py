@@ -3,7 +3,9 @@ torch.export program and as an ONNX file, each giving the lesson's own outputs.
 
 Every case builds a lesson with seed 0, exports it the way a Lightning user would
 (``model.to_torchscript``, ``torch.export.export``, ``model.to_onnx``), runs what was
-exported on the input it was exported with, and compares with ``model(x)``. ONNX files are
+exported on the input it was exported with, and compares with ``model(x)``. torch.export and
+ONNX declare the first dimension a batch of any size (``BATCH``) and are run at two other
+batch sizes too (lecture 12's nets read one sequence, with no batch to declare). ONNX files are
 run by onnx's reference evaluator (no runtime beyond the ``export`` extra), whose GRU ignores
 the sequence lengths: lesson 13's ONNX file is checked on names of one length (its
 TorchScript on names of several). The default tier runs one lesson per way; ``-m slow`` all.
@@ -70,6 +72,19 @@ LESSONS: dict[str, Callable[[], tuple[L.LightningModule, torch.Tensor]]] = {
 }
 
 
+#: Lecture 12's nets read one sequence, "hello", with no batch dimension.
+ONE_SEQUENCE = ("hello_rnn_cell", "hello_rnn", "hello_embedding")
+#: torch.export's and ONNX's ``dynamic_shapes``: the input's first dimension is the batch,
+#: any size, instead of the example's size, which the program would otherwise require.
+BATCH = ({0: torch.export.Dim("batch")},)
+#: The batch sizes an exported net is run at besides its example's.
+OTHER_BATCH_SIZES = (1, 8)
+
+
+#: The nets whose input is a batch; lesson 13's (names) refuses torch.export.
+BATCHED = tuple(name for name in LESSONS if name not in ("names", *ONE_SEQUENCE))
+
+
 def lessons(default: str, *, without: tuple[str, ...] = ()) -> list:
     """The lessons as test cases: ``default`` in the default tier, the others under slow."""
     return [
@@ -114,8 +129,27 @@ def test_torchscript_of_lesson13_reads_each_names_length() -> None:
             torch.testing.assert_close(exported(other), model(other))
 
 
-@pytest.mark.parametrize("name", lessons("cnn", without=("names",)))
-def test_torch_export_gives_the_lessons_outputs(name: str) -> None:
+def other_batches(
+    model: L.LightningModule, x: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Inputs like ``x`` of the other batch sizes, and the lesson's outputs on them."""
+    torch.manual_seed(1)
+    inputs = [torch.rand(size, *x.shape[1:]) * 2 - 1 for size in OTHER_BATCH_SIZES]
+    with torch.no_grad():
+        return [(other, model(other)) for other in inputs]
+
+
+@pytest.mark.parametrize("name", lessons("cnn", without=("names", *ONE_SEQUENCE)))
+def test_torch_export_with_a_dynamic_batch_gives_the_lessons_outputs(name: str) -> None:
+    model, x, expected = build(name)
+    program = torch.export.export(model, (x,), dynamic_shapes=BATCH)
+    torch.testing.assert_close(program.module()(x), expected)
+    for other, other_expected in other_batches(model, x):
+        torch.testing.assert_close(program.module()(other), other_expected)
+
+
+@pytest.mark.parametrize("name", lessons("hello_rnn", without=("names", *BATCHED)))
+def test_torch_export_of_one_sequence_gives_the_lessons_outputs(name: str) -> None:
     model, x, expected = build(name)
     program = torch.export.export(model, (x,))
     torch.testing.assert_close(program.module()(x), expected)
@@ -139,9 +173,24 @@ def run_onnx(path: Path, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(output)
 
 
-@pytest.mark.parametrize("name", lessons("cnn", without=("names",)))
-def test_onnx_gives_the_lessons_outputs(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("name", lessons("cnn", without=("names", *ONE_SEQUENCE)))
+def test_onnx_with_a_dynamic_batch_gives_the_lessons_outputs(tmp_path: Path, name: str) -> None:
     pytest.importorskip("onnxscript")  # torch's default exporter, through torch.export
+    onnx = pytest.importorskip("onnx")
+    model, x, expected = build(name)
+    path = tmp_path / "model.onnx"
+    model.to_onnx(path, x, dynamic_shapes=BATCH)
+    graph = onnx.load(path).graph
+    for declared in (graph.input[0], graph.output[0]):  # a named axis, not the example's size
+        assert declared.type.tensor_type.shape.dim[0].dim_param == "batch"
+    torch.testing.assert_close(run_onnx(path, x), expected)
+    for other, other_expected in other_batches(model, x):
+        torch.testing.assert_close(run_onnx(path, other), other_expected)
+
+
+@pytest.mark.parametrize("name", lessons("hello_rnn", without=("names", *BATCHED)))
+def test_onnx_of_one_sequence_gives_the_lessons_outputs(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("onnxscript")
     model, x, expected = build(name)
     model.to_onnx(tmp_path / "model.onnx", x)
     torch.testing.assert_close(run_onnx(tmp_path / "model.onnx", x), expected)

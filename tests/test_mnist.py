@@ -22,13 +22,14 @@ from lightning.fabric.utilities.data import _set_sampler_epoch
 from lightning.pytorch.cli import LightningCLI
 from mnist_helpers import ImageCounter
 from PIL import Image
-from torch.utils.data import DistributedSampler
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
 from datamodules.files import DataError
 from datamodules.mnist import (
     MNIST_FILES,
     EpochShardSampler,
     MNISTDataModule,
+    as_batch,
     normalise,
     read_idx,
 )
@@ -91,13 +92,28 @@ def test_fast_way_holds_one_copy_of_the_data_per_device():
     loaders = {"train": data.train_dataloader(), "test": val_test}
     for split, loader in loaders.items():
         images, labels = data.splits[split]
-        assert loader.images.data_ptr() == images.data_ptr()
-        assert loader.labels.data_ptr() == labels.data_ptr()
-    assert data.test_dataloader().images.data_ptr() == val_test.images.data_ptr()
+        assert loader.dataset.images.data_ptr() == images.data_ptr()
+        assert loader.dataset.labels.data_ptr() == labels.data_ptr()
+    assert data.test_dataloader().dataset.images.data_ptr() == val_test.dataset.images.data_ptr()
     # Another device (here "meta", which has no memory to check): moved once per split.
     data.training_device = lambda: torch.device("meta")
-    on_meta = data.test_dataloader().images
-    assert on_meta.device.type == "meta" and data.val_dataloader().images is on_meta
+    on_meta = data.test_dataloader().dataset.images
+    assert on_meta.device.type == "meta" and data.val_dataloader().dataset.images is on_meta
+
+
+def test_fast_way_is_a_dataloader_that_any_sampler_reads():
+    """What Lightning or a user puts in the fast way's DataLoader is what it reads: here a
+    batch sampler of one's own, and the images one at a time."""
+    data = fitted("fast", val_fraction=0)
+    dataset = data.train_dataloader().dataset
+    images, labels = data.splits["train"]
+    mine = BatchSampler([7, 0, 59_999, 3, 3], batch_size=2, drop_last=False)
+    batches = list(DataLoader(dataset, batch_sampler=mine, collate_fn=as_batch))
+    assert len(batches) == 3
+    for (x, y), index in zip(batches, list(mine), strict=True):
+        assert torch.equal(x, normalise(images[index])) and torch.equal(y, labels[index])
+    image, label = dataset[5]
+    assert torch.equal(image, normalise(images[5:6])[0]) and label == labels[5]
 
 
 def test_split_is_seeded_disjoint_and_complete():

@@ -12,7 +12,7 @@ import pytest
 import torch
 from helpers import PLAIN_TRAINER, AutocastProbe
 
-from datamodules.mnist import EpochShardSampler, MNISTDataModule, TensorBatches
+from datamodules.mnist import EpochShardSampler, MNISTDataModule, fast_loader
 from lessons.softmax import SoftmaxClassifier
 
 UPDATES = 25  # mini-batches of 64: enough to move every weight, a second of CPU
@@ -40,7 +40,7 @@ def plain_loop_weights(updates: int) -> dict[str, torch.Tensor]:
     data.setup("fit")
     images, labels = data.splits["train"]
     sampler = EpochShardSampler(images, num_replicas=1, rank=0, shuffle=True, seed=0)
-    for step, (inputs, target) in enumerate(TensorBatches(images, labels, 64, sampler)):
+    for step, (inputs, target) in enumerate(fast_loader(images, labels, 64, sampler)):
         if step == updates:
             break
         optimizer.zero_grad()
