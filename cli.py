@@ -31,9 +31,9 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
-from lessons import quiet_dependencies
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
 from runner.checkpoints import AtomicCheckpointIO, LastCheckpoint, check_lesson, run_checkpoint
+from runner.start import quiet_dependencies, start_run
 from runner.summary import fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
@@ -86,6 +86,7 @@ class LessonsCLI(LightningCLI):
         if callable(check_data):
             check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
+        start_run(self.model, trainer.accelerator, trainer.world_size)  # the lesson's threads
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
         prefix = f"{self.subcommand}." if self.subcommand else ""
