@@ -19,16 +19,16 @@ import torch
 from lightning.pytorch.accelerators import Accelerator, CPUAccelerator
 from lightning.pytorch.utilities import rank_zero_info
 
-#: Lessons whose training steps are too small to share between threads: the course-epoch
-#: lessons (a few rows or one word a step: lessons 2-8, 12, Titanic) and the GRUs over packed
-#: names and sentences (lesson 13, the movie reviews), whose steps are many small matrix
-#: products one after another; Otto's 93-128-64-32-9 net on 64 rows. On one thread they run as
-#: fast as on torch's default (one per core) on a quiet machine and many times faster beside
-#: other work (bench/threads.py; the table is in docs/en/benchmarks.md). The MNIST nets of
-#: lessons 9-11 share a step's work among the cores: torch's default.
+#: Lessons whose steps a second thread does not speed up on a quiet machine: lessons 2-8 and
+#: 12 (``CourseLesson``: a few rows or one word a step; the Titanic homework too), lesson 9's
+#: MLP and the Otto homework's. One thread runs them as fast as torch's default (one per core)
+#: there, within the spread, and many times faster beside other busy work. Every other lesson
+#: - the convolutional nets of lessons 10-11, the GRUs of lesson 13 and the movie reviews -
+#: shares its steps among the cores faster on a quiet machine: torch's default. Measured by
+#: bench/thread_steps.py and bench/threads.py (docs/en/benchmarks.md).
 ONE_THREAD = (
     "lessons.base.CourseLesson",
-    "lessons.name_classifier.NameClassifier",
+    "lessons.softmax.SoftmaxClassifier",
     "lessons.otto.OttoClassifier",
 )
 #: The variables by which a user sets the threads of torch (OpenMP) and of MKL.
@@ -40,10 +40,13 @@ _chosen: int | None = None  # the count start_run set last
 
 
 def start_run(
-    lesson: L.LightningModule, accelerator: str | Accelerator = "cpu", processes: int = 1
+    lesson: L.LightningModule | type[L.LightningModule],
+    accelerator: str | Accelerator = "cpu",
+    processes: int = 1,
 ) -> str | None:
-    """Quiet the dependencies and choose ``lesson``'s threads for a run on ``accelerator``
-    ("cpu", "auto", or the Trainer's own) in ``processes`` processes; returns the line said."""
+    """Quiet the dependencies and choose the threads of ``lesson`` (or of a lesson class) for
+    a run on ``accelerator`` ("cpu", "auto", or the Trainer's own) in ``processes`` processes;
+    returns the line said."""
     quiet_dependencies()
     if not on_cpu(accelerator) or processes > 1:
         return None  # a GPU's work is not on these threads; Lightning splits the cores for DDP
@@ -60,21 +63,25 @@ def on_cpu(accelerator: str | Accelerator) -> bool:
     return accelerator == "cpu"
 
 
-def choose_threads(lesson: L.LightningModule) -> str:
+def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
     """Set the lesson's count unless the user chose one; the line that says which and why."""
     global _chosen
-    name = type(lesson).__name__
+    kind = lesson if isinstance(lesson, type) else type(lesson)
+    name = kind.__name__
     for variable in THREAD_VARIABLES:
         if os.environ.get(variable):
             return f"CPU threads: {torch.get_num_threads()}, from {variable}"
     threads = torch.get_num_threads()
     if threads not in (TORCH_DEFAULT, _chosen):
         return f"CPU threads: {threads}, from torch.set_num_threads"
-    paths = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(lesson).__mro__}
+    paths = {f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__}
     if paths.isdisjoint(ONE_THREAD):
         _chosen = TORCH_DEFAULT
         torch.set_num_threads(_chosen)
-        return f"CPU threads: {_chosen}, torch's default: {name} shares each step among the cores"
+        return (
+            f"CPU threads: {_chosen}, torch's default, as {name} shares its steps among the "
+            "cores (beside other busy work OMP_NUM_THREADS=1 is faster)"
+        )
     _chosen = 1
     torch.set_num_threads(_chosen)
     return (
