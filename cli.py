@@ -31,7 +31,6 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
-from lessons import quiet_dependencies
 from runner.callbacks import FiguresAtFitEnd, PredictionWriter
 from runner.checkpoints import (
     SPECIAL_PATHS,
@@ -42,6 +41,7 @@ from runner.checkpoints import (
     run_checkpoint,
 )
 from runner.progress import LessonProgressBar
+from runner.start import quiet_dependencies, start_run
 from runner.slurm import Preemption, refuse_wrong_allocation, resume_point
 from runner.summary import already_finished, fit_summary, write_beside_its_run
 
@@ -113,6 +113,7 @@ class LessonsCLI(LightningCLI):
             check_data(self.datamodule)
         trainer = super().instantiate_trainer(**kwargs)
         refuse_wrong_allocation(trainer.num_nodes * trainer.num_devices)  # SLURM, before DDP
+        start_run(self.model, trainer.accelerator, trainer.world_size)  # the lesson's threads
         # No half-written checkpoint, ever: Lightning's default checkpoint IO becomes the
         # atomic one; one that --trainer.plugins names is the user's and stays.
         prefix = f"{self.subcommand}." if self.subcommand else ""

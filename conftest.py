@@ -1,8 +1,11 @@
 """Settings every test process shares, loaded by pytest before any test module imports torch.
 
-Threads: one per process. Torch's default (one per core) makes the small tensors of these
-tests many times slower on a busy 2-core machine, where the threads of one process compete
-with the other tests, subprocesses, DDP ranks and notebook kernels; those all inherit it.
+Threads: one per process, set here for the tests only. Torch's default (one per core) makes
+the small tensors of these tests many times slower on a busy 2-core machine, where the threads
+of one process compete with the other tests, subprocesses, DDP ranks and notebook kernels;
+those all inherit it, and a run started by the CLI or a notebook keeps it as the user's own
+setting. A learner sets nothing: each run chooses its lesson's count (``runner/start.py``),
+which tests/test_threads.py checks in child processes whose environment has no setting.
 
 Tiers, by marker:
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # cli.py lives at the top of the repository
@@ -30,6 +31,7 @@ class FitTimer(L.Callback):
         self.seconds = float("nan")
 
     def on_fit_start(self, trainer, pl_module) -> None:
+        self.threads = torch.get_num_threads()  # what the run trains with (bench/threads.py)
         self.start = time.perf_counter()
 
     def on_fit_end(self, trainer, pl_module) -> None:
@@ -46,7 +48,7 @@ def timed_fit(args: list[str]) -> dict:
     if getattr(result.datamodule, "val_split", "test") == "val":
         result.trainer.test(result.model, datamodule=result.datamodule, verbose=False)
     metrics = {k: float(v) for k, v in result.trainer.callback_metrics.items()}
-    return {"train_s": timer.seconds, "metrics": metrics}
+    return {"train_s": timer.seconds, "threads": timer.threads, "metrics": metrics}
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), **resolved}
 
 
-def measure(command: list[str]) -> dict:
-    """Run ``command`` in a scratch folder: wall seconds, peak RSS (MB) and its JSON line."""
+def measure(command: list[str], environment: dict[str, str] | None = None) -> dict:
+    """Run ``command`` in a scratch folder (in ``environment``, by default
+    ``child_environment()``): wall seconds, peak RSS (MB) and its JSON line."""
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -43,7 +44,7 @@ def measure(command: list[str]) -> dict:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=child_environment(),
+            env=environment or child_environment(),
         )
         output = process.stdout.read()
         _, status, usage = os.wait4(process.pid, 0)
@@ -139,10 +140,15 @@ def main() -> None:
             keys=("wall_s", "peak_mb"),
         ),
     ]
-    results = BENCH / "results"
-    results.mkdir(exist_ok=True)
-    (results / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"written to {results / 'bench.json'}")
+    write_results("bench.json", rows)
+
+
+def write_results(name: str, rows: list[dict]) -> None:
+    """``rows`` as JSON into bench/results/``name`` (not committed)."""
+    path = BENCH / "results" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

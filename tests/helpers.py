@@ -223,3 +223,10 @@ class AutocastProbe(L.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+class ThreadsAtFit(L.Callback):
+    """Prints the intra-op threads torch trains with, as ``threads at fit: N``."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        print(f"threads at fit: {torch.get_num_threads()}")

@@ -1,0 +1,112 @@
+"""How a run starts, the same in the CLI and in the notebooks: ``start_run(lesson)`` before the
+Trainer is built. It does two things, and importing ``lessons`` does neither: a Lightning user's
+own script that never calls it keeps Lightning's and torch's own behaviour.
+
+- It quiets what a learner cannot act on (``quiet_dependencies``); warnings about the learner's
+  own settings still show.
+- On the CPU it gives the run the intra-op threads its lesson is fastest with
+  (``choose_threads``), and says so in one line beside Lightning's "GPU available" lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import lightning as L
+import torch
+from lightning.pytorch.accelerators import Accelerator, CPUAccelerator
+from lightning.pytorch.utilities import rank_zero_info
+
+#: Lessons whose steps a second thread does not speed up on a quiet machine: lessons 2-8 and
+#: 12 (``CourseLesson``: a few rows or one word a step; the Titanic homework too), lesson 9's
+#: MLP and the Otto homework's. One thread runs them as fast as torch's default (one per core)
+#: there, within the spread, and many times faster beside other busy work. Every other lesson
+#: - the convolutional nets of lessons 10-11, the GRUs of lesson 13 and the movie reviews -
+#: shares its steps among the cores faster on a quiet machine: torch's default. Measured by
+#: bench/thread_steps.py and bench/threads.py (docs/en/benchmarks.md).
+ONE_THREAD = (
+    "lessons.base.CourseLesson",
+    "lessons.softmax.SoftmaxClassifier",
+    "lessons.otto.OttoClassifier",
+)
+#: The variables by which a user sets the threads of torch (OpenMP) and of MKL.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: torch's own count when this module was first imported: anything else at the start of a run
+#: that this module did not set was set by the user (``torch.set_num_threads``).
+TORCH_DEFAULT = torch.get_num_threads()
+_chosen: int | None = None  # the count start_run set last
+
+
+def start_run(
+    lesson: L.LightningModule | type[L.LightningModule],
+    accelerator: str | Accelerator = "cpu",
+    processes: int = 1,
+) -> str | None:
+    """Quiet the dependencies and choose the threads of ``lesson`` (or of a lesson class) for
+    a run on ``accelerator`` ("cpu", "auto", or the Trainer's own) in ``processes`` processes;
+    returns the line said."""
+    quiet_dependencies()
+    if not on_cpu(accelerator) or processes > 1:
+        return None  # a GPU's work is not on these threads; Lightning splits the cores for DDP
+    line = choose_threads(lesson)
+    rank_zero_info(line)
+    return line
+
+
+def on_cpu(accelerator: str | Accelerator) -> bool:
+    if isinstance(accelerator, Accelerator):
+        return isinstance(accelerator, CPUAccelerator)
+    if accelerator == "auto":
+        return not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    return accelerator == "cpu"
+
+
+def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
+    """Set the lesson's count unless the user chose one; the line that says which and why."""
+    global _chosen
+    kind = lesson if isinstance(lesson, type) else type(lesson)
+    name = kind.__name__
+    for variable in THREAD_VARIABLES:
+        if os.environ.get(variable):
+            return f"CPU threads: {torch.get_num_threads()}, from {variable}"
+    threads = torch.get_num_threads()
+    if threads not in (TORCH_DEFAULT, _chosen):
+        return f"CPU threads: {threads}, from torch.set_num_threads"
+    paths = {f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__}
+    if paths.isdisjoint(ONE_THREAD):
+        _chosen = TORCH_DEFAULT
+        torch.set_num_threads(_chosen)
+        return (
+            f"CPU threads: {_chosen}, torch's default, as {name} shares its steps among the "
+            "cores (beside other busy work OMP_NUM_THREADS=1 is faster)"
+        )
+    _chosen = 1
+    torch.set_num_threads(_chosen)
+    return (
+        f"CPU threads: 1, as {name}'s steps are too small to share "
+        "(OMP_NUM_THREADS=N sets your own)"
+    )
+
+
+def quiet_dependencies() -> None:
+    """No deprecation notice from inside our dependencies (Lightning's use of torch's
+    ``LeafSpec``), no advertising tip (litlogger, litmodels), no note that
+    ``trainer.save_checkpoint`` kept the whole state (``weights_only`` not set), none that a
+    checkpoint holds no parameters; other warnings show."""
+    deprecated = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+    warnings.filterwarnings("ignore", message=deprecated, category=FutureWarning)
+    # Lesson 2's search has no parameters: its checkpoint holds its settings and results.
+    warnings.filterwarnings("ignore", message="The state dict in .* contains no parameters")
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.fabric.utilities.rank_zero",
+        "lightning.pytorch.trainer.connectors.checkpoint_connector",
+    ):
+        logging.getLogger(name).addFilter(not_for_learners)  # added once, however often called
+
+
+def not_for_learners(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not message.startswith("💡 Tip") and "`weights_only` was not set" not in message
