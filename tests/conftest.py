@@ -1,21 +1,15 @@
-"""The ``run_cli`` fixture and the data folder for every test; shared helpers are in helpers.py."""
+"""The ``run_cli`` and ``cli_exit`` fixtures (the data folder is ../conftest.py's); shared helpers are in helpers.py."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import QUIET, REPO, config
+from helpers import QUIET, config
 
-# Offline machines (CI) point the lessons at a local copy of the data. Tests run in their own
-# folders, so a relative LESSONS_DATA_DIR (../shared/data) is fixed to where pytest started.
-if os.environ.get("LESSONS_DATA_DIR"):
-    os.environ["LESSONS_DATA_DIR"] = str(Path(os.environ["LESSONS_DATA_DIR"]).resolve())
-elif (REPO.parent / "shared" / "data").is_dir():
-    os.environ["LESSONS_DATA_DIR"] = str(REPO.parent / "shared" / "data")
+# The data folder (LESSONS_DATA_DIR) is set, and filled once per session, by ../conftest.py.
 
 
 @pytest.fixture
