@@ -1,4 +1,5 @@
-"""The ``run_cli`` and ``cli_exit`` fixtures (the data folder is ../conftest.py's); shared helpers are in helpers.py."""
+"""The ``run_cli`` and ``cli_exit`` fixtures; shared helpers are in helpers.py, and the data
+folder is set (and filled once per session) by ../conftest.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from pathlib import Path
 
 import pytest
 from helpers import QUIET, config
-
-# The data folder (LESSONS_DATA_DIR) is set, and filled once per session, by ../conftest.py.
 
 
 @pytest.fixture
