@@ -238,3 +238,33 @@ def test_the_readmes_test_command_passes_on_a_fresh_clone_downloading_each_file_
         assert (clone / "data" / remote.name).read_bytes() == (data / remote.name).read_bytes()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True)
     assert status.stdout == b"", status.stdout  # data/ is ignored; nothing else was written
+
+
+#: A code block as Material renders one: its code scrolls sideways unless extra.css wraps it.
+CODE_PAGE = """<html><head><meta name="viewport" content="width=device-width">{css}
+<style>.md-typeset pre > code {{ display: block; overflow: auto; }}</style></head>
+<body><article class="md-typeset"><pre><code>pip install -e ".[dev,notebooks]" &amp;&amp; \
+python cli.py fit --config configs/diabetes.yaml --trainer.max_epochs 3</code></pre>
+</article></body></html>"""
+
+
+@pytest.mark.slow
+def test_the_site_check_finds_code_that_scrolls_sideways_and_extra_css_wraps_it(tmp_path, capsys):
+    """docs/check_site.py, which CI runs on the built site, on two pages: at a phone's width
+    the install command scrolls sideways without docs/stylesheets/extra.css, wraps with it."""
+    if shutil.which("chromium") is None:
+        pytest.skip("no chromium (Debian's chromium and fonts-wqy-microhei; .ci/run installs it)")
+    sys.path.insert(0, str(DOCS))
+    try:
+        import check_site
+    finally:
+        sys.path.remove(str(DOCS))
+    stylesheet = DOCS / "stylesheets" / "extra.css"
+    for name, css in (("wrapped", f"<style>{stylesheet.read_text()}</style>"), ("bare", "")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text(CODE_PAGE.format(css=css))
+    assert check_site.check(tmp_path, tmp_path / "shots", ["wrapped/index.html"]) == 1
+    wide = re.findall(r"^scrolls sideways: (\S+) at (\d+) px: (\w+)", capsys.readouterr().out, re.M)
+    assert {page for page, _, _ in wide} == {"bare/index.html"}, wide
+    assert ("bare/index.html", "390", "code") in wide
+    assert (tmp_path / "shots" / "wrapped_390.png").stat().st_size > 0
