@@ -15,7 +15,9 @@ is no file names a config shipped with the package (``diabetes``, ``trainer/ddp_
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -41,8 +43,8 @@ from runner.checkpoints import (
     run_checkpoint,
 )
 from runner.progress import LessonProgressBar
-from runner.start import quiet_dependencies, start_run
 from runner.slurm import Preemption, refuse_wrong_allocation, resume_point
+from runner.start import quiet_dependencies, start_run
 from runner.summary import already_finished, fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
@@ -56,6 +58,13 @@ TRAINER_DEFAULTS = {
     # A Lightning step is a block of course epochs on small data: log every one.
     "log_every_n_steps": 1,
 }
+#: What ``python cli.py`` takes first: LightningCLI's subcommands and ours.
+SUBCOMMANDS = (*LightningCLI.subcommands(), "download")
+#: ``python cli.py --help`` ends with it: ``download`` is ours, not LightningCLI's.
+DOWNLOAD_HELP = (
+    "download: fetch and verify every data file the lessons read, for a machine without a "
+    "network (`download --help` for its options)."
+)
 
 
 class LessonsCLI(LightningCLI):
@@ -71,7 +80,11 @@ class LessonsCLI(LightningCLI):
         parser.add_lightning_class_args(FiguresAtFitEnd, "figures")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        super().parse_arguments(parser, args)
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:  # what was meant, when it can be told: one line
+            given = list(sys.argv[1:] if args is None else args)
+            raise ArgumentError(None, explain_parse_error(parser, given, str(error))) from error
         self.command_args = list(sys.argv[1:] if args is None else args)  # for fit's summary
         subcommand = self.config.get("subcommand")
         if not subcommand:
@@ -258,6 +271,77 @@ def requested_subcommand(args: list[str]) -> str | None:
     return next((arg for arg in args if arg in LightningCLI.subcommands()), None)
 
 
+def explain_parse_error(parser: LightningArgumentParser, args: list[str], message: str) -> str:
+    """jsonargparse's error in one line, with what was probably meant: the subcommands when
+    none is given, the nearest real option to an unknown one.
+
+    >>> explain_parse_error(None, ["fti"], "argument subcommand: invalid choice: 'fti'")
+    "'fti' is no subcommand; did you mean fit? (fit, validate, test, predict, download)"
+    """
+    if requested_subcommand(args) is None and "subcommand" in message:
+        choices = ", ".join(SUBCOMMANDS)
+        given = re.search(r"invalid choice: '([^']*)'", message)
+        if given is None:
+            return f"no subcommand: give one of {choices}"
+        given = given[1]
+        meant = difflib.get_close_matches(given, SUBCOMMANDS, n=1)
+        guess = f"; did you mean {meant[0]}?" if meant else ""
+        return f"{given!r} is no subcommand{guess} ({choices})"
+    message = one_line(message).rstrip(".")
+    unknown = unknown_option(args, message)
+    meant = unknown and nearest_options(parser, args, unknown)
+    return f"{message}; did you mean {' or '.join(meant)}?" if meant else message
+
+
+def unknown_option(args: list[str], message: str) -> str | None:
+    """The argument (``--trainer.max_epoch``) that a parse error says no option takes.
+
+    >>> unknown_option(["fit", "--trainer.max_epoch", "3"], "unrecognized arguments: "
+    ...                "--trainer.max_epoch 3")
+    '--trainer.max_epoch'
+    >>> unknown_option(["fit", "--model.init_args.lr=1"], 'Parser key "model": Problem with '
+    ...                "given class_path 'x.Y': Option 'lr' is not accepted")
+    '--model.init_args.lr'
+    """
+    if found := re.search(r"unrecognized arguments: (--[^\s=]+)", message):
+        return found[1]
+    found = re.search(r"Parser key \"([\w.]+)\".*Option '([\w.]+)' is not accepted", message)
+    if found:
+        key, leaf = found.groups()
+        for arg in args:
+            option = arg.split("=", 1)[0]
+            if option.startswith(f"--{key}.") and option.endswith(f".{leaf}"):
+                return option
+    return None
+
+
+def nearest_options(parser: LightningArgumentParser, args: list[str], unknown: str) -> list[str]:
+    """The real options of ``unknown``'s group (``--model``, ``--trainer``) whose last name is
+    its own (``--model.init_args.lr``: the optimizer's lr) or the closest spelling of it
+    (``--trainer.max_epoch``: max_epochs). The options are the keys of the config that the
+    other arguments give, parsed again without ``unknown``."""
+    subcommand = requested_subcommand(args)
+    rest, index = [], 0
+    while index < len(args):  # the other arguments: not the unknown one and its value, no help
+        arg, index = args[index], index + 1
+        option = arg.split("=", 1)[0]
+        if option == unknown:
+            has_value = "=" not in arg and index < len(args) and not args[index].startswith("--")
+            index += has_value
+        elif option not in ("-h", "--help", "--print_config"):
+            rest.append(arg)
+    try:
+        keys = list(parser.parse_args(rest)[subcommand].keys())
+    except (ArgumentError, SystemExit, KeyError, TypeError):
+        return []
+    name = unknown.removeprefix("--")
+    group, leaf = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
+    in_group = [key for key in keys if key.startswith(f"{group}.")]
+    names = {key.rsplit(".", 1)[-1] for key in in_group}
+    meant = [leaf] if leaf in names else difflib.get_close_matches(leaf, names, n=1, cutoff=0.6)
+    return [f"--{key}" for key in in_group if key.rsplit(".", 1)[-1] in meant][:2]
+
+
 def ensure_writable(folder: Path, needed_mb: int = 50) -> None:
     """Fail before training, not after it, when the run's output cannot be written.
 
@@ -305,8 +389,12 @@ def main(args: list[str] | None = None) -> LessonsCLI:
         trainer_defaults=TRAINER_DEFAULTS,
         seed_everything_default=0,
         # Parse errors are raised, not printed with the whole usage: __main__ makes one line.
-        parser_kwargs={"exit_on_error": False}
-        | {subcommand: {"exit_on_error": False} for subcommand in LightningCLI.subcommands()},
+        # No abbreviations: `--trainer.max_epoch 3` is an error, not max_epochs taken silently.
+        parser_kwargs={"exit_on_error": False, "allow_abbrev": False, "epilog": DOWNLOAD_HELP}
+        | {
+            subcommand: {"exit_on_error": False, "allow_abbrev": False}
+            for subcommand in LightningCLI.subcommands()
+        },
         save_config_kwargs={"overwrite": True},
         args=None if args is None else resolve_configs(list(args)),
     )
@@ -330,10 +418,12 @@ def run() -> None:
     try:
         main()
     except ArgumentError as error:
-        subcommand = requested_subcommand(sys.argv[1:]) or "fit"
-        sys.exit(
-            f"error: {one_line(str(error))}; `{program} {subcommand} --help` lists the options"
-        )
+        subcommand = requested_subcommand(sys.argv[1:])
+        line = one_line(str(error)).rstrip(".")
+        help_ = f"`{program} --help` says what each does"
+        if subcommand:
+            help_ = f"`{program} {subcommand} --help` lists the options"
+        sys.exit(f"error: {line}{' ' if line.endswith('?') else '; '}{help_}")
     except (ValueError, OSError, FloatingPointError, MisconfigurationException) as error:
         # MisconfigurationException: a Trainer setting this machine cannot honour (mps here)
         sys.exit(f"error: {one_line(str(error))}  (LESSONS_DEBUG=1 shows the traceback)")

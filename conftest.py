@@ -16,16 +16,58 @@ Tiers, by marker:
 
 A ``-m`` on the command line replaces the default selection, but never brings the ``long``
 tests back unless it names them: ``-m "not slow"`` runs no ``long`` test.
+
+Data: the tests read the lessons' files from ``LESSONS_DATA_DIR`` (made absolute: tests run in
+their own folders), else ``../shared/data`` beside the repository (CI's copy), else the
+repository's ``data/`` folder, the one ``python cli.py download`` fills. A file missing there is
+downloaded once, when the session starts, before pytest-xdist starts its workers, so no two
+processes ever download the same file; without a network, the session ends in one line that
+says how to run the tests on a copy of the data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent
+
+if os.environ.get("LESSONS_DATA_DIR"):
+    os.environ["LESSONS_DATA_DIR"] = str(Path(os.environ["LESSONS_DATA_DIR"]).resolve())
+elif (REPO.parent / "shared" / "data").is_dir():
+    os.environ["LESSONS_DATA_DIR"] = str(REPO.parent / "shared" / "data")
+else:
+    os.environ["LESSONS_DATA_DIR"] = str(REPO / "data")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Download the lessons' data files missing from LESSONS_DATA_DIR, once per session: in
+    the process that starts pytest-xdist's workers (their environment holds the folder)."""
+    if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the files are there
+        return
+    from datamodules.download import download_all, lesson_files
+
+    folder = Path(os.environ["LESSONS_DATA_DIR"])
+    if all((folder / remote.name).is_file() for remote in lesson_files()):
+        return
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    shown = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with shown:  # the learner sees what is downloaded
+        print(f"\nthe tests need the lessons' data: downloading it into {folder}, once")
+        failed = download_all(folder)
+    if failed:
+        pytest.exit(
+            f"the lessons' data is not all in {folder} and could not be downloaded (no "
+            "network?): run `python cli.py download` where there is one, then "
+            "`LESSONS_DATA_DIR=/path/to/its/data python -m pytest` here",
+            returncode=1,
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

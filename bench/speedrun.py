@@ -100,7 +100,8 @@ def lightning_fit(accelerator: str, precision: str, limit_batches: int | None) -
         args += ["--trainer.limit_train_batches", str(limit_batches)]
     result = timed_fit(args)
     metrics = result["metrics"]  # validated on the test images, or tested after a hold-out
-    return {"train_s": result["train_s"], "test_acc": metrics.get("test_acc", metrics.get("val_acc"))}
+    test_acc = metrics.get("test_acc", metrics.get("val_acc"))
+    return {"train_s": result["train_s"], "test_acc": test_acc}
 
 
 def child(args: argparse.Namespace) -> None:

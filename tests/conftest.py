@@ -1,21 +1,14 @@
-"""The ``run_cli`` fixture and the data folder for every test; shared helpers are in helpers.py."""
+"""The ``run_cli`` and ``cli_exit`` fixtures; shared helpers are in helpers.py, and the data
+folder is set (and filled once per session) by ../conftest.py."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import QUIET, REPO, config
-
-# Offline machines (CI) point the lessons at a local copy of the data. Tests run in their own
-# folders, so a relative LESSONS_DATA_DIR (../shared/data) is fixed to where pytest started.
-if os.environ.get("LESSONS_DATA_DIR"):
-    os.environ["LESSONS_DATA_DIR"] = str(Path(os.environ["LESSONS_DATA_DIR"]).resolve())
-elif (REPO.parent / "shared" / "data").is_dir():
-    os.environ["LESSONS_DATA_DIR"] = str(REPO.parent / "shared" / "data")
+from helpers import QUIET, config
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_help_lists_the_subcommands(capsys):
         cli.main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert all(word in out for word in ("fit", "validate", "test", "predict"))
+    assert all(word in out for word in ("fit", "validate", "test", "predict", "download"))
 
 
 @pytest.mark.parametrize(
@@ -118,6 +118,51 @@ def test_an_unknown_option_points_to_the_help_of_its_subcommand(cli_exit):
     )
     assert exit_message.startswith("error: ") and "--trainer.no_such" in exit_message
     assert "`python cli.py validate --help` lists the options" in exit_message
+
+
+def test_an_abbreviated_option_is_refused_and_the_option_named(cli_exit, tmp_path):
+    """argparse would take ``--trainer.max_epoch`` for ``--trainer.max_epochs`` silently."""
+    exit_message = cli_exit("fit", "--config", config("linear_regression"), *QUIET,
+                            "--trainer.max_epoch", "3")  # fmt: skip
+    assert exit_message.startswith("error: unrecognized arguments: --trainer.max_epoch 3")
+    assert "did you mean --trainer.max_epochs? `python cli.py fit --help`" in exit_message
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "option, meant",
+    [
+        ("--model.init_args.lr", "--model.init_args.optimizer.init_args.lr"),
+        ("--model.init_args.optimizer.init_args.l", "--model.init_args.optimizer.init_args.lr"),
+        ("--data.init_args.batchsize", "--data.init_args.batch_size"),
+        ("--trainer.max_epoch=3", "--trainer.max_epochs"),
+    ],
+)
+def test_an_unknown_option_names_the_nearest_real_one(cli_exit, option, meant):
+    value = [] if "=" in option else ["3"]
+    exit_message = cli_exit("fit", "--config", config("mnist"), *QUIET, option, *value)
+    assert exit_message.startswith("error: ") and "\n" not in exit_message
+    assert f"did you mean {meant}?" in exit_message
+
+
+def test_an_unknown_option_far_from_every_real_one_names_none(cli_exit):
+    exit_message = cli_exit("fit", "--config", config("mnist"), *QUIET, "--trainer.no_such", "1")
+    assert "--trainer.no_such" in exit_message and "did you mean" not in exit_message
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "error: no subcommand: give one of fit, validate, test, predict, download;"),
+        (["fti"], "error: 'fti' is no subcommand; did you mean fit? (fit, validate, test, "),
+    ],
+    ids=["none", "misspelt"],
+)
+def test_without_a_subcommand_every_one_is_named(cli_exit, args, message):
+    exit_message = cli_exit(*args)
+    assert exit_message.startswith(message), exit_message
+    assert "download" in exit_message and ".;" not in exit_message
+    assert exit_message.endswith("`python cli.py --help` says what each does")
 
 
 @pytest.mark.slow
