@@ -16,7 +16,22 @@ update; round 0 warms up and is not counted, the table shows medians:
 - lightning, fast, manual: the design not taken, for comparison - one mini-batch per step,
   the update written in ``training_step`` through Lightning's optimizer wrapper (manual
   optimisation, ``ManualSoftmax``), which leaves Lightning's gradient clipping and
-  accumulation flags refused.
+  accumulation flags refused;
+- lightning, barebones: Lightning's floor - ``Trainer(barebones=True)`` and a minimal module
+  with the same net (no logging: barebones refuses it);
+- lightning, minimal module: Lightning's defaults (bar off) with that minimal module: what
+  the loop's hooks, its logger connector and its fetcher cost over the floor;
+- lightning, fast, lessons' bar / Lightning's bar: the lesson with the progress bar the CLI
+  installs (runner/progress.py) and with Lightning's default ``TQDMProgressBar``, drawn to
+  stderr as in a terminal;
+- plain, tensors + test / cli, epoch + test + checkpoint: the whole epoch as a learner runs
+  it - ``python cli.py fit --config configs/mnist.yaml --trainer.max_epochs 1`` (the test
+  set after the epoch, the logger, the bar, ``last.ckpt``), timed from the epoch's start to
+  the end of training, against the course's loop that tests after its epoch.
+
+The breakdown (printed after the table) is the distance between neighbouring rows in
+microseconds per step: Lightning's floor over the plain loop, its default machinery over the
+floor, the lesson's logging and metrics, the bar.
 
 Each of these runs with lesson 9's 784-512-256-128-64-10 MLP, then again with a tiny net
 (``Linear(784, 10)``, ``--tiny`` rows) whose maths is next to nothing, so that the time over
@@ -34,11 +49,13 @@ Results go to bench/results/ as JSON (not committed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -46,6 +63,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -58,6 +76,7 @@ from datamodules.mnist import (  # noqa: E402
     fast_loader,
 )
 from lessons.softmax import SoftmaxClassifier  # noqa: E402
+from runner.progress import LessonProgressBar  # noqa: E402
 
 BATCH_SIZE = 64
 SEED = 0
@@ -134,25 +153,45 @@ class ManualSoftmax(SoftmaxClassifier):
         return loss
 
 
+class MinimalModule(L.LightningModule):
+    """Lesson 9's net and loss and nothing else: no logging, no metrics, no printing."""
+
+    def __init__(self, hidden_sizes: list[int]) -> None:
+        super().__init__()
+        self.net = lesson(hidden_sizes).net  # the same first weights as the lesson's
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        return torch.nn.functional.cross_entropy(self.net(images.view(len(images), -1)), labels)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return sgd(self.parameters())
+
+
 def lightning_epoch(
     accelerator: str,
     hidden_sizes: list[int],
     loader: str = "fast",
     lesson_class: type = SoftmaxClassifier,
     workers: int = 0,
+    bar: L.Callback | None = None,
+    barebones: bool = False,
 ) -> Epoch:
     timer = EpochTimer()
+    flags = {"barebones": True} if barebones else {
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": bar is not None,
+        "enable_model_summary": False,
+    }  # fmt: skip
     trainer = L.Trainer(
         accelerator=accelerator,
         devices=1,
         max_epochs=1,
         limit_val_batches=0,
         num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
+        callbacks=[timer] + ([bar] if bar is not None else []),
+        **flags,
     )
     data = MNISTDataModule(
         loader=loader,
@@ -160,9 +199,63 @@ def lightning_epoch(
         val_fraction=0,
         seed=SEED,
     )
-    model = lesson(hidden_sizes, lesson_class)  # print_every=0: the plain loop prints nothing
+    if lesson_class is MinimalModule:
+        model = MinimalModule(hidden_sizes)
+    else:
+        model = lesson(hidden_sizes, lesson_class)  # print_every=0: the plain loop prints nothing
     trainer.fit(model, datamodule=data)
     return Epoch(timer.seconds, len(data.splits["train"][0]), trainer.global_step, model)
+
+
+class UntilTrainEnd(L.Callback):
+    """From the first epoch's start to the end of training: the test pass after the epoch,
+    its printing and logging, and last.ckpt included; the figures drawn at fit end not.
+
+    The CLI imports this module anew by name (``--trainer.callbacks+=``), where main() has
+    not chosen the clock: both clocks are read, and ``cli_epoch`` takes the chosen one."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        synchronize(pl_module.device)
+        self.start = {"cpu": time.process_time(), "wall": time.perf_counter()}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        synchronize(pl_module.device)
+        end = {"cpu": time.process_time(), "wall": time.perf_counter()}
+        self.seconds = {name: end[name] - self.start[name] for name in end}
+
+
+def cli_epoch(accelerator: str) -> Epoch:
+    """``python cli.py fit --config configs/mnist.yaml --trainer.max_epochs 1`` in this
+    process, in a scratch folder, its printed lines and bar sent to /dev/null."""
+    import cli  # the repository's top, on the path above
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "mnist.yaml"
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+    ):
+        result = cli.main(
+            ["fit", "--config", str(config), "--trainer.max_epochs", "1"]
+            + ["--trainer.accelerator", accelerator, "--trainer.default_root_dir", scratch]
+            + ["--trainer.callbacks+=mnist_epoch.UntilTrainEnd"]
+        )
+    (timer,) = [c for c in result.trainer.callbacks if type(c).__name__ == "UntilTrainEnd"]
+    seconds = timer.seconds["cpu" if clock is time.process_time else "wall"]
+    return Epoch(seconds, 60_000, result.trainer.global_step, result.model)
+
+
+def plain_epoch_and_test(batches, test_batches, device: torch.device) -> Epoch:
+    """The course's train() then test(): the epoch, then accuracy over the test set."""
+    start = clock()
+    epoch = plain_epoch(batches, device, NETS["mlp"])
+    epoch.model.eval()
+    with torch.no_grad():
+        correct = sum((epoch.model(x).argmax(1) == y).sum() for x, y in test_batches)
+    print(f"accuracy on test set: {100 * int(correct) // 10_000} %", file=sys.stderr)
+    synchronize(device)
+    return Epoch(clock() - start, epoch.images, epoch.updates, epoch.model)
 
 
 def main() -> None:
@@ -196,6 +289,8 @@ def main() -> None:
         BATCH_SIZE,
         EpochShardSampler(images, num_replicas=1, rank=0, shuffle=True, seed=SEED),
     )
+    test_images, test_labels = course.read("t10k")
+    test_batches = fast_loader(test_images.to(device), test_labels.to(device), BATCH_SIZE)
     ways: dict[str, Callable[[], Epoch]] = {}
     for net, sizes in NETS.items():
         tag = "" if net == "mlp" else ", tiny"
@@ -209,6 +304,23 @@ def main() -> None:
         ways[f"lightning, fast, manual{tag}"] = lambda s=sizes: lightning_epoch(
             accelerator, s, lesson_class=ManualSoftmax
         )
+        if net == "mlp":  # the ladder from the plain loop to the lesson with its bar
+            ways["lightning, barebones"] = lambda: lightning_epoch(
+                accelerator, NETS["mlp"], lesson_class=MinimalModule, barebones=True
+            )
+            ways["lightning, minimal module"] = lambda: lightning_epoch(
+                accelerator, NETS["mlp"], lesson_class=MinimalModule
+            )
+            ways["lightning, fast, lessons' bar"] = lambda: lightning_epoch(
+                accelerator, NETS["mlp"], bar=LessonProgressBar()
+            )
+            ways["lightning, fast, Lightning's bar"] = lambda: lightning_epoch(
+                accelerator, NETS["mlp"], bar=TQDMProgressBar()
+            )
+            ways["plain, tensors + test"] = lambda: plain_epoch_and_test(
+                tensor_batches, test_batches, device
+            )
+            ways["cli, epoch + test + checkpoint"] = lambda: cli_epoch(accelerator)
 
     seconds: dict[str, list[float]] = {way: [] for way in ways}
     last: dict[str, Epoch] = {}
@@ -223,6 +335,8 @@ def main() -> None:
     for way, times in seconds.items():
         tiny = way.endswith(", tiny")
         plain = "plain, tensors, tiny" if tiny else "plain, tensors"
+        if way == "cli, epoch + test + checkpoint":
+            plain = "plain, tensors + test"
         median, plain_median = statistics.median(times), statistics.median(seconds[plain])
         epoch = last[way]
         weights, plain_weights = epoch.model.state_dict(), last[plain].model.state_dict()
@@ -236,9 +350,12 @@ def main() -> None:
                 "s_per_60k": median / epoch.images * 60_000,
                 "x_plain_tensors": median / plain_median,
                 "us_per_update_over_plain": (median - plain_median) / epoch.updates * 1e6,
-                "weights_bitwise_equal_plain": all(
-                    torch.equal(weights[name], plain_weights[name]) for name in weights
-                ),
+                "against": plain,
+                # The CLI's run reads its config's seed and order: not compared.
+                "weights_bitwise_equal_plain": None
+                if way.startswith("cli")
+                else weights.keys() == plain_weights.keys()
+                and all(torch.equal(weights[name], plain_weights[name]) for name in weights),
             }
         )
     header = f"{'way':<38}{'updates':>8}{'s/epoch':>9}{'×plain tensors':>16}{'µs/update over':>16}"
@@ -247,8 +364,27 @@ def main() -> None:
         print(
             f"{row['way']:<38}{row['updates']:>8}{row['median_s']:>9.2f}"
             f"{row['x_plain_tensors']:>16.2f}{row['us_per_update_over_plain']:>16.0f}"
-            + ("" if row["weights_bitwise_equal_plain"] else "  (weights differ)")
+            + ("  (weights differ)" if row["weights_bitwise_equal_plain"] is False else "")
         )
+    per_step = {row["way"]: row["us_per_update_over_plain"] for row in rows}
+    breakdown = {
+        "Lightning's floor (barebones over the plain loop)": per_step["lightning, barebones"],
+        "Lightning's defaults: hooks, logger connector, fetcher (minimal module over barebones)": (
+            per_step["lightning, minimal module"] - per_step["lightning, barebones"]
+        ),
+        "the lesson's logging, metrics and printing (lesson over minimal module)": (
+            per_step["lightning, fast"] - per_step["lightning, minimal module"]
+        ),
+        "the lessons' progress bar": (
+            per_step["lightning, fast, lessons' bar"] - per_step["lightning, fast"]
+        ),
+        "Lightning's TQDMProgressBar, for comparison": (
+            per_step["lightning, fast, Lightning's bar"] - per_step["lightning, fast"]
+        ),
+    }
+    print("\nµs per step over the row before (lesson 9's MLP, the fast way):")
+    for part, microseconds in breakdown.items():
+        print(f"{microseconds:>8.0f}  {part}")
     device_name = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     )
@@ -264,6 +400,7 @@ def main() -> None:
         "workers": args.workers,
         "repeats": args.repeats,
         "rows": rows,
+        "breakdown_us_per_step": breakdown,
     }
     folder = Path(__file__).resolve().parent / "results"
     folder.mkdir(exist_ok=True)
