@@ -38,6 +38,15 @@ class FitTimer(L.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+class UpdatesThroughLightning(L.Callback):
+    """A callback with an ``on_before_optimizer_step`` of its own: the course-epoch lessons
+    then update through Lightning's optimizer wrapper and ``manual_backward`` (its manual
+    optimisation, as any user callback with this hook gets) instead of their direct path."""
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        pass
+
+
 def timed_fit(args: list[str]) -> dict:
     """Run ``cli.py fit ARGS`` with a FitTimer; its seconds in ``Trainer.fit`` and its final
     metrics. A classifier that validated on a hold-out is then tested (not timed), so that
