@@ -1,6 +1,7 @@
 """Speed and memory of the lessons against the course's plain loops, measured side by side.
 
     LESSONS_DATA_DIR=../shared/data python bench/run.py [--repeats 4] [--quick]
+    LESSONS_DATA_DIR=../shared/data python bench/run.py --quick --repeats 3
 
 Each measurement is a fresh process (so whole-process time and peak memory are its own);
 baseline and ours alternate in the order AB BA AB..., and the table gives medians over the
@@ -121,10 +122,12 @@ def print_row(row: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=4, help="an even number balances AB BA")
-    parser.add_argument("--quick", action="store_true", help="lesson 7 at 10 000 steps, 1 repeat")
+    parser.add_argument("--repeats", type=int, help="an even number balances AB BA (4)")
+    parser.add_argument(
+        "--quick", action="store_true", help="lesson 7 at 10 000 steps, 1 repeat unless given"
+    )
     args = parser.parse_args()
-    repeats = 1 if args.quick else args.repeats
+    repeats = args.repeats or (1 if args.quick else 4)
     diabetes_steps = 10_000 if args.quick else 100_000
     print("workload | baseline → ours (ours / baseline), medians of", repeats, flush=True)
     rows = [
