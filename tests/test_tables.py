@@ -4,8 +4,11 @@ class is the training split's commonest."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
+from torch.utils.data import Subset
 
 from datamodules.tables import TableDataModule, stratified_split
 
@@ -40,3 +43,10 @@ def test_the_majority_class_is_the_commonest_training_label_the_larger_on_a_tie(
     data = TableDataModule()
     data.splits["train"] = [(torch.zeros(1), label) for label in labels]
     assert data.majority_class == majority
+
+
+def test_the_majority_class_of_a_subset_counts_only_the_subsets_rows():
+    dataset = SimpleNamespace(y=torch.tensor([[1.0], [1.0], [1.0], [0.0], [0.0]]))
+    data = TableDataModule()
+    data.splits["train"] = Subset(dataset, [2, 3, 4])  # as diabetes and Titanic hold theirs
+    assert data.majority_class == 0
