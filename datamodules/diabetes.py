@@ -148,7 +148,7 @@ class DiabetesDataModule(TableDataModule):
         self.splits = {
             name: Subset(dataset, part) for name, part in zip(SPLITS, parts, strict=True)
         }
-        self.train_set, self.val_set, self.test_set = self.splits.values()  # the notebooks'
+        self.train_set, self.val_set, self.test_set = self.splits.values()  # the notebooks read
 
     def predict_dataloader(self) -> DataLoader:
         """The rows of ``predict_file`` (features, or features and a label), else the
