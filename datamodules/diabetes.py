@@ -14,18 +14,18 @@ import math
 import zlib
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
-from datamodules.sampling import SeededShuffle
+from datamodules.tables import TableDataModule, check_settings, stratified_split
 
 DIABETES = RemoteFile(
     name="diabetes.csv.gz",
     urls=course_file_urls("diabetes.csv.gz"),
     sha256="398214d0f6b7f4a722f598d8e424f28bc078abbd16ebdeea0f8e264492325aa4",
 )
+SPLITS = ("train", "val", "test")
 
 
 def read_text(path: Path) -> str:
@@ -98,32 +98,7 @@ class DiabetesDataset(Dataset):
         return len(self.y)
 
 
-def stratified_split(
-    labels: torch.Tensor, fractions: tuple[float, ...], seed: int
-) -> list[list[int]]:
-    """Indices for (train, *held-out parts): each class shuffled with ``seed`` and cut by
-    ``fractions``, so every part keeps the file's class balance.
-
-    >>> labels = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
-    >>> train, val = stratified_split(labels, (0.5,), seed=0)
-    >>> sorted(labels[val].tolist()), len(train)
-    ([0, 1, 1, 1, 1], 5)
-    """
-    generator = torch.Generator().manual_seed(seed)
-    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
-    for label in labels.unique():
-        members = (labels == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)].tolist()
-        start = 0
-        for part, fraction in enumerate(fractions, start=1):
-            size = round(fraction * len(members))
-            parts[part] += members[start : start + size]
-            start += size
-        parts[0] += members[start:]
-    return [sorted(part) for part in parts]
-
-
-class DiabetesDataModule(L.LightningDataModule):
+class DiabetesDataModule(TableDataModule):
     def __init__(
         self,
         data_dir: str | None = None,
@@ -139,20 +114,13 @@ class DiabetesDataModule(L.LightningDataModule):
         downloaded in ``data_dir``); ``batch_size: null`` trains on the whole training split
         at once (lesson 7); ``predict_file`` holds rows to predict (default: the held-out ones)."""
         super().__init__()
-        for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0 <= fraction < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {fraction}")
-        if val_fraction + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no "
-                "rows to train on; keep their sum below 1"
-            )
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(
-                f"batch_size must be at least 1 (or null for full batch), got {batch_size}"
-            )
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        check_settings(
+            batch_size,
+            num_workers,
+            full_batch=True,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+        )
         self.save_hyperparameters()
         self.dataset: DiabetesDataset | None = None
 
@@ -172,51 +140,22 @@ class DiabetesDataModule(L.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         dataset = self.load()
-        fractions = (self.hparams.val_fraction, self.hparams.test_fraction)
-        train, val, test = stratified_split(dataset.y.flatten(), fractions, self.hparams.seed)
-        for name, part, fraction in (
-            ("validation", val, fractions[0]),
-            ("test", test, fractions[1]),
-        ):
-            if fraction > 0 and not part:
-                raise ValueError(
-                    f"a {name} fraction of {fraction} of {len(dataset)} rows is an empty split; "
-                    "raise it or set it to 0"
-                )
-        self.train_set, self.val_set, self.test_set = (
-            Subset(dataset, part) for part in (train, val, test)
-        )
-
-    @property
-    def majority_class(self) -> int:
-        """The label most frequent in the training split: the baseline always answers it."""
-        labels = self.load().y[self.train_set.indices]
-        return int(labels.mean() >= 0.5)
-
-    def loader(self, subset: Subset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            subset,
-            batch_size=self.hparams.batch_size or len(subset),
-            sampler=SeededShuffle(len(subset), self.hparams.seed) if shuffle else None,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_set, shuffle=self.hparams.batch_size is not None)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self.loader(self.val_set, shuffle=False) if len(self.val_set) else []
-
-    def test_dataloader(self) -> DataLoader | list:
-        return self.loader(self.test_set, shuffle=False) if len(self.test_set) else []
+        fractions = {
+            "val_fraction": self.hparams.val_fraction,
+            "test_fraction": self.hparams.test_fraction,
+        }
+        parts = stratified_split(dataset.y.flatten(), fractions, self.hparams.seed)
+        self.splits = {
+            name: Subset(dataset, part) for name, part in zip(SPLITS, parts, strict=True)
+        }
+        self.train_set, self.val_set, self.test_set = self.splits.values()  # the notebooks read
 
     def predict_dataloader(self) -> DataLoader:
         """The rows of ``predict_file`` (features, or features and a label), else the
         held-out validation rows with their labels (the whole file when none are held out):
         ``predict`` then shows each prediction beside the truth."""
         if not self.hparams.predict_file:
-            rows = self.val_set if len(self.val_set) else self.load()
+            rows = self.splits["val"] or self.load()
             return DataLoader(rows, batch_size=len(rows))
         path = Path(self.hparams.predict_file)
         features = self.num_features

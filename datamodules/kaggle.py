@@ -16,16 +16,10 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import lightning as L
-from torch.utils.data import DataLoader
 
 from datamodules.files import DataError, resolve_data_dir
-from datamodules.sampling import SeededShuffle
 
 
 @dataclass(frozen=True)
@@ -112,41 +106,3 @@ def number(
         return float(cell)
     except ValueError:
         raise DataError(f"{path}:{line}: {column} {cell!r} is not a number") from None
-
-
-class RowsDataModule(L.LightningDataModule):
-    """What the Otto and movie-review datamodules share: their rows in ``self.splits``
-    ("train", "val", "predict"), loaders with the seeded shuffle, the hold-out as validation,
-    and no test set to score (``no_test_labels`` says why: Kaggle's test file has no labels).
-    A subclass sets ``no_test_labels``, fills ``self.splits`` in ``setup`` and, for rows that
-    need it, gives ``collate(split)``."""
-
-    no_test_labels = ""
-
-    def collate(self, split: str) -> Callable[[list], Any] | None:
-        """The ``collate_fn`` of ``split``'s loader (None: PyTorch's default)."""
-        return None
-
-    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        rows = self.splits[split]
-        return DataLoader(
-            rows,
-            batch_size=self.hparams.batch_size,
-            sampler=SeededShuffle(len(rows), self.hparams.seed) if shuffle else None,
-            collate_fn=self.collate(split),
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        """The held-out rows, if any."""
-        return self.loader("val") if self.splits.get("val") else []
-
-    def test_dataloader(self) -> DataLoader:
-        raise ValueError(self.no_test_labels)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.loader("predict")

@@ -37,8 +37,9 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from datamodules.files import DataError
-from datamodules.kaggle import Competition, RowsDataModule, number, read_table
+from datamodules.kaggle import Competition, number, read_table
 from datamodules.names import collate
+from datamodules.tables import TableDataModule, check_settings, random_split
 
 MOVIE_REVIEWS = Competition(
     "sentiment-analysis-on-movie-reviews",
@@ -93,7 +94,7 @@ def collate_predict(rows: list[tuple[torch.Tensor, int, int]]) -> dict[str, torc
     }
 
 
-class MovieReviewsDataModule(RowsDataModule):
+class MovieReviewsDataModule(TableDataModule):
     no_test_labels = (
         "Kaggle's test.tsv has no Sentiment column to score; `validate` scores the held-out "
         "sentences of train.tsv, `predict` writes the submission"
@@ -118,15 +119,9 @@ class MovieReviewsDataModule(RowsDataModule):
             raise ValueError(
                 f"vocab_size must be at least 3 (padding, unknown, a word), got {vocab_size}"
             )
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), such as 0.1; got {val_fraction}")
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        check_settings(batch_size, num_workers, val_fraction=val_fraction)
         self.save_hyperparameters()
         self.vocabulary: dict[str, int] = {}
-        self.splits: dict[str, list] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -149,16 +144,10 @@ class MovieReviewsDataModule(RowsDataModule):
             ]
             return
         sentences = sorted({sentence for _, sentence, _, _ in train})
-        order = torch.randperm(
-            len(sentences), generator=torch.Generator().manual_seed(self.hparams.seed)
+        _, held_out = random_split(
+            len(sentences), self.hparams.val_fraction, self.hparams.seed, "sentences"
         )
-        held_out = round(len(sentences) * self.hparams.val_fraction)
-        if self.hparams.val_fraction > 0 and not 0 < held_out < len(sentences):
-            raise ValueError(
-                f"val_fraction {self.hparams.val_fraction} holds out {held_out} of "
-                f"{len(sentences)} sentences; choose one that leaves some on each side"
-            )
-        validation = {sentences[i] for i in order[:held_out].tolist()}
+        validation = {sentences[i] for i in held_out}
         self.splits["train"], self.splits["val"] = [], []
         for _, sentence, phrase, sentiment in train:
             row = (torch.tensor(encode(phrase, self.vocabulary)), sentiment)

@@ -33,16 +33,16 @@ import csv
 import gzip
 import unicodedata
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 
 from datamodules.files import DataError, RemoteFile, course_file_urls, fetch
-from datamodules.sampling import SeededShuffle
+from datamodules.tables import TableDataModule, check_settings, random_split
 
 NAMES_TRAIN = RemoteFile(
     "names_train.csv.gz",
@@ -131,7 +131,7 @@ def collate_predict(rows: list[tuple[torch.Tensor, int | None]]) -> Any:
     return codes, torch.tensor([label for _, label in rows])
 
 
-class NamesDataModule(L.LightningDataModule):
+class NamesDataModule(TableDataModule):
     def __init__(
         self,
         data_dir: str | None = None,
@@ -146,18 +146,9 @@ class NamesDataModule(L.LightningDataModule):
         validation (0, the course: none, the test names are validated on); ``seed``: the
         validation split and the shuffle; ``predict_names``: the names ``predict`` classifies."""
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if not 0 <= val_fraction < 1:
-            raise ValueError(
-                f"val_fraction must be 0 (the course: train on all, test every epoch) or "
-                f"between 0 and 1, such as 0.1; got {val_fraction}"
-            )
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        check_settings(batch_size, num_workers, val_fraction=val_fraction)
         self.save_hyperparameters()
         self.countries: list[str] = []
-        self.splits: dict[str, list[tuple[torch.Tensor, int]]] = {}
 
     def prepare_data(self) -> None:
         """Fetch and check both files now, before the Trainer makes a run folder."""
@@ -169,18 +160,12 @@ class NamesDataModule(L.LightningDataModule):
         self.countries = sorted({country for _, country in train})
         if stage in ("fit", "validate"):
             rows = self.labelled(train)
-            order = torch.randperm(
-                len(rows), generator=torch.Generator().manual_seed(self.hparams.seed)
+            train_rows, held_out = random_split(
+                len(rows), self.hparams.val_fraction, self.hparams.seed, "names"
             )
-            held_out = round(len(rows) * self.hparams.val_fraction)
-            if held_out >= len(rows) or (self.hparams.val_fraction > 0 and held_out == 0):
-                raise ValueError(
-                    f"val_fraction {self.hparams.val_fraction} holds out {held_out} of "
-                    f"{len(rows)} names; choose one that leaves some on each side, such as 0.1"
-                )
             if held_out:
-                self.splits["val"] = [rows[i] for i in order[:held_out].tolist()]
-            self.splits["train"] = [rows[i] for i in order[held_out:].tolist()]
+                self.splits["val"] = [rows[i] for i in held_out]
+            self.splits["train"] = [rows[i] for i in train_rows]
         if stage in ("fit", "validate", "test"):
             test = read_names(fetch(NAMES_TEST, self.hparams.data_dir), self.countries)
             self.splits["test"] = self.labelled(test)
@@ -202,32 +187,15 @@ class NamesDataModule(L.LightningDataModule):
         index = {country: i for i, country in enumerate(self.countries)}
         return [(torch.tensor(codes), index[country]) for codes, country in rows]
 
-    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        rows = self.splits[split]
-        return DataLoader(
-            rows,
-            batch_size=self.hparams.batch_size,
-            sampler=SeededShuffle(len(rows), self.hparams.seed) if shuffle else None,
-            collate_fn=collate_predict if split == "predict" else collate,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
+    def collate(self, split: str) -> Callable[[list], Any]:
+        return collate_predict if split == "predict" else collate
 
     @property
     def val_split(self) -> str:
         """What ``val_dataloader`` serves: the held-out names, or the test set (the course)."""
         return "val" if self.hparams.val_fraction else "test"
 
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
     def val_dataloader(self) -> DataLoader:
         """The held-out names, or, with none held out, the test set: the course tests after
         every epoch."""
         return self.loader(self.val_split)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.loader("predict")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from datamodules.diabetes import stratified_split
 from datamodules.files import DataError
-from datamodules.kaggle import Competition, RowsDataModule, number, read_table
+from datamodules.kaggle import Competition, number, read_table
+from datamodules.tables import TableDataModule, check_settings, stratified_split
 
 OTTO = Competition(
     "otto-group-product-classification-challenge",
@@ -56,7 +56,7 @@ def read_products(path: Path, labelled: bool) -> tuple[torch.Tensor, torch.Tenso
     return torch.tensor(ids), torch.tensor(counts).log1p(), labels
 
 
-class OttoDataModule(RowsDataModule):
+class OttoDataModule(TableDataModule):
     no_test_labels = (
         "Kaggle's test.csv has no target column to score; `validate` scores the held-out "
         "products of train.csv, `predict` writes the submission"
@@ -75,14 +75,8 @@ class OttoDataModule(RowsDataModule):
         ``./data``); ``val_fraction``: the products of train.csv held out (stratified, drawn
         with ``seed``) for validation."""
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), such as 0.1; got {val_fraction}")
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        check_settings(batch_size, num_workers, val_fraction=val_fraction)
         self.save_hyperparameters()
-        self.splits: dict[str, list] = {}
 
     def prepare_data(self) -> None:
         """Check both files now, before the Trainer makes a run folder."""
@@ -98,13 +92,8 @@ class OttoDataModule(RowsDataModule):
             ]
             return
         _, features, labels = read_products(OTTO.file(self.hparams.data_dir, "train.csv"), True)
-        fraction = self.hparams.val_fraction
-        train, val = stratified_split(labels, (fraction,), self.hparams.seed)
-        if fraction > 0 and not val:
-            raise ValueError(
-                f"val_fraction {fraction} holds out none of {len(labels)} products; raise it "
-                "or set it to 0"
-            )
+        fractions = {"val_fraction": self.hparams.val_fraction}
+        train, val = stratified_split(labels, fractions, self.hparams.seed, "products")
         rows = list(zip(features, labels.tolist(), strict=True))
         self.splits["train"] = [rows[i] for i in train]
         self.splits["val"] = [rows[i] for i in val]

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
-from datamodules.diabetes import stratified_split
 from datamodules.files import DataError
 from datamodules.kaggle import Competition, number, read_table
-from datamodules.sampling import SeededShuffle
+from datamodules.tables import TableDataModule, check_settings, stratified_split
 
 TITANIC = Competition("titanic", "https://www.kaggle.com/c/titanic/data", ("train.csv", "test.csv"))
 TEST_COLUMNS = (
@@ -131,7 +129,12 @@ class TitanicDataset(Dataset):
         return len(self.y)
 
 
-class TitanicDataModule(L.LightningDataModule):
+class TitanicDataModule(TableDataModule):
+    no_test_labels = (
+        "Kaggle's test.csv has no Survived column to score; `validate` scores the "
+        "held-out passengers of train.csv, `predict` writes the submission"
+    )
+
     def __init__(
         self,
         data_dir: str | None = None,
@@ -145,14 +148,7 @@ class TitanicDataModule(L.LightningDataModule):
         passengers of train.csv held out (stratified, drawn with ``seed``) for validation;
         ``batch_size: null`` trains on the whole training split at once (lecture 7)."""
         super().__init__()
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(
-                f"batch_size must be at least 1 (or null for full batch), got {batch_size}"
-            )
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 or more, got {num_workers}")
+        check_settings(batch_size, num_workers, full_batch=True, val_fraction=val_fraction)
         self.save_hyperparameters()
         self.dataset: TitanicDataset | None = None
 
@@ -176,49 +172,17 @@ class TitanicDataModule(L.LightningDataModule):
         return len(FEATURES)
 
     def setup(self, stage: str) -> None:
+        """The held-out split of train.csv; for predict, test.csv's passengers as
+        ``{"PassengerId", "features"}`` rows, filled and scaled as train.csv."""
         dataset = self.load()
-        fraction = self.hparams.val_fraction
-        train, val = stratified_split(dataset.y.flatten(), (fraction,), self.hparams.seed)
-        if fraction > 0 and not val:
-            raise ValueError(
-                f"a validation fraction of {fraction} of {len(dataset)} passengers is an empty "
-                "split; raise it or set it to 0"
-            )
-        self.train_set, self.val_set = Subset(dataset, train), Subset(dataset, val)
-
-    @property
-    def majority_class(self) -> int:
-        """The label most frequent in the training split: the baseline always answers it."""
-        labels = self.load().y[self.train_set.indices]
-        return int(labels.mean() >= 0.5)
-
-    def loader(self, subset: Subset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            subset,
-            batch_size=self.hparams.batch_size or len(subset),
-            sampler=SeededShuffle(len(subset), self.hparams.seed) if shuffle else None,
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
+        fractions = {"val_fraction": self.hparams.val_fraction}
+        train, val = stratified_split(
+            dataset.y.flatten(), fractions, self.hparams.seed, "passengers"
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_set, shuffle=self.hparams.batch_size is not None)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self.loader(self.val_set, shuffle=False) if len(self.val_set) else []
-
-    def test_dataloader(self) -> DataLoader:
-        raise ValueError(
-            "Kaggle's test.csv has no Survived column to score; `validate` scores the "
-            "held-out passengers of train.csv, `predict` writes the submission"
-        )
-
-    def predict_dataloader(self) -> DataLoader:
-        """test.csv's passengers as ``{"PassengerId", "features"}`` batches."""
-        test = TitanicDataset(TITANIC.file(self.hparams.data_dir, "test.csv"), labelled=False)
-        features = self.fill_and_scale(test.raw)
-        rows = [
-            {"PassengerId": passenger, "features": x}
-            for passenger, x in zip(test.ids, features, strict=True)
-        ]
-        return DataLoader(rows, batch_size=self.hparams.batch_size or len(rows))
+        self.splits = {"train": Subset(dataset, train), "val": Subset(dataset, val)}
+        if stage == "predict":
+            test = TitanicDataset(TITANIC.file(self.hparams.data_dir, "test.csv"), labelled=False)
+            self.splits["predict"] = [
+                {"PassengerId": passenger, "features": x}
+                for passenger, x in zip(test.ids, self.fill_and_scale(test.raw), strict=True)
+            ]
