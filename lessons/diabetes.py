@@ -43,7 +43,8 @@ from torchmetrics.classification import (
 )
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 COURSE_NET = (8, [6, 4], "sigmoid")  # in_features, hidden_sizes, activation of the course's Model

@@ -24,7 +24,8 @@ from typing import Any, Literal
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 
 class GradientDescent(CourseLesson):

@@ -23,8 +23,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from lessons.base import inputs_of
 from lessons.classifier import ClassifierLesson
+from lessons.common import inputs_of
 
 EXPORT_REFUSAL = (
     "torch.export cannot follow pack_padded_sequence (its shapes are the names' lengths); "

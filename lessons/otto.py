@@ -28,17 +28,17 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import ClassifierLesson
-from lessons.kaggle import HoldOutAccuracyLine
+from lessons.classifier import HOLD_OUT_LINE, ClassifierLesson
 
 N_FEATURES = 93
 #: The competition's classes, in the order of the scores and of the submission's columns.
 CLASSES = [f"Class_{i}" for i in range(1, 10)]
 
 
-class OttoClassifier(HoldOutAccuracyLine, ClassifierLesson):
+class OttoClassifier(ClassifierLesson):
     data_class = "datamodules.otto.OttoDataModule"
     config = "configs/otto.yaml"
+    validation_line = HOLD_OUT_LINE
 
     def __init__(
         self,

@@ -25,10 +25,10 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import DigitClassifier
+from lessons.classifier import ClassifierLesson
 
 
-class SoftmaxClassifier(DigitClassifier):
+class SoftmaxClassifier(ClassifierLesson):
     data_class = "datamodules.mnist.MNISTDataModule"
     config = "configs/mnist.yaml"
 

@@ -1,0 +1,97 @@
+"""What both bases of the lessons share, as plain functions: ``CourseLesson`` (lessons 2-8, 12,
+``lessons/base.py``) and ``ClassifierLesson`` (lessons 9-13, ``lessons/classifier.py``) each
+call them from their own hooks, so that a lesson is never more than two classes away from
+``LightningModule``.
+
+They protect a user's own script as much as the CLI's: another lesson's data, a Trainer flag
+the lesson cannot honour, an unsafe checkpoint are refused in one line, before anything runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import BatchSizeFinder, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+
+from lessons.checkpoint_names import check_names, saved_hyperparameters
+
+
+def inputs_of(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, labels)`` of a batch that is ``(inputs, labels)``, ``[inputs]`` (a
+    TensorDataset of inputs alone) or ``inputs``; labels None when there are none.
+
+    >>> inputs_of([torch.ones(2)])
+    (tensor([1., 1.]), None)
+    """
+    if isinstance(batch, list | tuple):
+        return batch[0], batch[1] if len(batch) > 1 else None
+    return batch, None
+
+
+def print_above_the_bar(trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+    """``print(*args)`` that a running progress bar neither hides nor tears.
+
+    Lightning's progress bar prints a line only while one of its bars is running and drops
+    it before training starts or after it ends - the course's opening and closing lines.
+    tqdm's own ``write`` lifts any bar still drawn out of the way, writes the line and draws
+    the bar again; with no bar drawn, it is a plain print.
+    """
+    bar = trainer.progress_bar_callback
+    if isinstance(bar, TQDMProgressBar) and bar.is_enabled:
+        line = kwargs.get("sep", " ").join(map(str, args))
+        Tqdm.write(line, file=kwargs.get("file"), end=kwargs.get("end", "\n"))
+    elif bar is not None and bar.is_enabled:  # another kind of bar prints its own way
+        bar.print(*args, **kwargs)
+    else:
+        print(*args, **kwargs)
+
+
+def with_found_lr(optimizer: torch.optim.Optimizer, lr: float | None) -> torch.optim.Optimizer:
+    """``optimizer`` at the learning rate the finder chose (``lr``), if it chose one."""
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    return optimizer
+
+
+def check_data(lesson: L.LightningModule, datamodule: L.LightningDataModule | None) -> None:
+    """Another lesson's data would fail deep inside a step, with a traceback; refuse it
+    before anything runs, naming the lesson's ``data_class`` and its ``config``."""
+    data_class = getattr(lesson, "data_class", "")
+    if datamodule is None or not data_class:
+        return
+    module, name = data_class.rsplit(".", 1)
+    if isinstance(datamodule, getattr(importlib.import_module(module), name)):
+        return
+    got = f"{type(datamodule).__module__}.{type(datamodule).__qualname__}"
+    raise ValueError(
+        f"{type(lesson).__name__} learns from {data_class}, but the data given is "
+        f"{got}; run it with its own config: --config {lesson.config}"
+    )
+
+
+def check_batch_size_finder(lesson: L.LightningModule, trainer: L.Trainer) -> None:
+    """The batch-size finder needs a batch size to scale: lesson 7 trains on the whole
+    data at once (``batch_size: null``), where Lightning's finder stops on an assertion."""
+    finder = any(isinstance(callback, BatchSizeFinder) for callback in trainer.callbacks)
+    data = trainer.datamodule
+    if finder and data is not None and getattr(data.hparams, "batch_size", 0) is None:
+        raise ValueError(
+            f"{type(lesson).__name__} trains on the whole data at once (batch_size: null), so "
+            "the batch-size finder has no batch size to scale; drop it, or give one: "
+            "--data.init_args.batch_size 32"
+        )
+
+
+def check_checkpoint(lesson: type, checkpoint_path: Any, *args: Any, **kwargs: Any) -> None:
+    """Before ``lesson.load_from_checkpoint(checkpoint_path, *args, **kwargs)``: refuse a file
+    whose hyperparameters would import anything but the lessons and torch's optimizers
+    (``lessons/checkpoint_names.py``); ``weights_only=False`` says the file is trusted as it is."""
+    weights_only = args[3] if len(args) > 3 else kwargs.get("weights_only")  # Lightning's order
+    if weights_only is not False:
+        own = f"{lesson.__module__}.{lesson.__qualname__}"
+        check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)
