@@ -305,7 +305,12 @@ class CourseLesson(L.LightningModule):
 
 class DirectOptimizer:
     """``zero_grad`` and ``step`` of the torch optimizer, with ``step`` counted in
-    ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds."""
+    ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds.
+
+    The project's one way around ``LightningOptimizer``, for the course-epoch lessons only:
+    their full-batch steps on a few rows are so small that Lightning's hook rounds around each
+    update would cost more than the maths (numbers: docs/en/benchmarks.md). The classifiers
+    train under automatic optimisation."""
 
     def __init__(self, wrapper: LightningOptimizer, lesson: CourseLesson) -> None:
         self.wrapper = wrapper
