@@ -43,14 +43,13 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from lessons.checkpoint_names import check_checkpoint, safe_hyperparameters
 from lessons.common import (
     check_batch_size_finder,
-    check_checkpoint,
     check_data,
     print_above_the_bar,
     with_found_lr,
 )
-from lessons.hyperparameters import safe_hyperparameters
 from lessons.lightning_private import count_updates_by_hand, counted_step
 
 LessonType = TypeVar("LessonType", bound="CourseLesson")

@@ -68,15 +68,14 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from lessons import figures
+from lessons.checkpoint_names import check_checkpoint, safe_hyperparameters
 from lessons.common import (
     check_batch_size_finder,
-    check_checkpoint,
     check_data,
     inputs_of,
     print_above_the_bar,
     with_found_lr,
 )
-from lessons.hyperparameters import safe_hyperparameters
 
 #: The sets a classifier is evaluated on: the validation pass, the test pass.
 EVALUATION_SETS = ("val", "test")

@@ -3,8 +3,9 @@
 call them from their own hooks, so that a lesson is never more than two classes away from
 ``LightningModule``.
 
-They protect a user's own script as much as the CLI's: another lesson's data, a Trainer flag
-the lesson cannot honour, an unsafe checkpoint are refused in one line, before anything runs.
+The checks protect a user's own script as much as the CLI's: another lesson's data, a Trainer
+flag the lesson cannot honour are refused in one line, before anything runs (an unsafe
+checkpoint: ``lessons/checkpoint_names.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BatchSizeFinder, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
-
-from lessons.checkpoint_names import check_names, saved_hyperparameters
 
 
 def inputs_of(batch: Any) -> tuple[Any, Any]:
@@ -85,13 +84,3 @@ def check_batch_size_finder(lesson: L.LightningModule, trainer: L.Trainer) -> No
             "the batch-size finder has no batch size to scale; drop it, or give one: "
             "--data.init_args.batch_size 32"
         )
-
-
-def check_checkpoint(lesson: type, checkpoint_path: Any, *args: Any, **kwargs: Any) -> None:
-    """Before ``lesson.load_from_checkpoint(checkpoint_path, *args, **kwargs)``: refuse a file
-    whose hyperparameters would import anything but the lessons and torch's optimizers
-    (``lessons/checkpoint_names.py``); ``weights_only=False`` says the file is trusted as it is."""
-    weights_only = args[3] if len(args) > 3 else kwargs.get("weights_only")  # Lightning's order
-    if weights_only is not False:
-        own = f"{lesson.__module__}.{lesson.__qualname__}"
-        check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)
