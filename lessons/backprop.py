@@ -49,7 +49,7 @@ INITIAL_WEIGHTS = {
 class Backprop(CourseLesson):
     data_class = "datamodules.toy.ToyDataModule"
     config = "configs/backprop_linear.yaml"
-    float32_only = True  # the lesson checks autograd's numbers against hand-derived ones
+    no_mixed_precision = True  # the lesson checks autograd's numbers against hand-derived ones
     updates_by_hand = True  # the update is written out in course_step
 
     def __init__(

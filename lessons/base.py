@@ -68,7 +68,7 @@ class CourseLesson(L.LightningModule):
 
     #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
     #: mixed precision is switched off inside its steps.
-    float32_only: bool = False
+    no_mixed_precision: bool = False
     #: A lesson that updates its weights by hand (lessons 2-4) has no optimizer to count its
     #: steps, so each course epoch is counted here; and, as under DDP gradients are averaged
     #: through the optimizer, it has nothing to average: it refuses several processes.
@@ -239,7 +239,7 @@ class CourseLesson(L.LightningModule):
         """``steps_per_batch`` course epochs; returns the last one's loss."""
         losses = []
         scheduled = bool(self.trainer.lr_scheduler_configs)  # swapped only between steps
-        with self.full_precision() if self.float32_only else contextlib.nullcontext():
+        with self.full_precision() if self.no_mixed_precision else contextlib.nullcontext():
             for step in range(self.steps_per_batch):
                 self.course_epoch = len(self.loss_history) + step
                 self.printing = self.print_every > 0 and (

@@ -183,7 +183,7 @@ class ClassifierLesson(L.LightningModule):
     def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         return with_found_lr(optimizer, self.lr)
 
-    def printing(self) -> bool:
+    def prints_this_epoch(self) -> bool:
         """Whether this epoch prints the course's lines."""
         return self.print_every > 0 and (self.current_epoch + 1) % self.print_every == 0
 
@@ -213,7 +213,7 @@ class ClassifierLesson(L.LightningModule):
             value = self.running_value(batches, batch_size)
             epochs = self.current_epoch + batches / max(1, self.trainer.num_training_batches)
             self.history.setdefault("train_running_loss", []).append((epochs, value))
-            if self.printing():
+            if self.prints_this_epoch():
                 self.print_loss(batches, batch_size, value)
 
     def running_value(self, batches: int, batch_size: int) -> float:
@@ -301,7 +301,7 @@ class ClassifierLesson(L.LightningModule):
         self.evaluated, self.confusion_counts = evaluated, counts
         if self.trainer.sanity_checking:
             return
-        if self.printing():
+        if self.prints_this_epoch():
             if evaluated == "test":
                 self.print_accuracy(correct, total)
             else:

@@ -51,7 +51,7 @@ class SentimentClassifier(NameClassifier):
             hidden_size=hidden_size,
             n_layers=n_layers,
             bidirectional=bidirectional,
-            n_countries=len(SENTIMENTS),
+            n_classes=len(SENTIMENTS),
             optimizer=optimizer,
             print_every=print_every,
         )
