@@ -1,7 +1,7 @@
-"""What both bases of the lessons share, as plain functions: ``CourseLesson`` (lessons 2-8, 12,
+"""What the lessons share, as plain functions: ``CourseLesson`` (lessons 2-8, 12,
 ``lessons/base.py``) and ``ClassifierLesson`` (lessons 9-13, ``lessons/classifier.py``) each
 call them from their own hooks, so that a lesson is never more than two classes away from
-``LightningModule``.
+``LightningModule``; and ``layer_stack``, the net of lessons 7 (other sizes), 9 and Otto.
 
 The checks protect a user's own script as much as the CLI's: another lesson's data, a Trainer
 flag the lesson cannot honour are refused in one line, before anything runs (an unsafe
@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BatchSizeFinder, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from torch import nn
 
 
 def inputs_of(batch: Any) -> tuple[Any, Any]:
@@ -84,3 +85,24 @@ def check_batch_size_finder(lesson: L.LightningModule, trainer: L.Trainer) -> No
             "the batch-size finder has no batch size to scale; drop it, or give one: "
             "--data.init_args.batch_size 32"
         )
+
+
+def layer_stack(
+    sizes: list[int], activation: type[nn.Module], last: type[nn.Module] | None = None
+) -> nn.Sequential:
+    """``Linear`` layers of these widths with ``activation`` between them, and ``last`` after
+    the last one (None: nothing, the raw scores that ``CrossEntropyLoss`` takes).
+
+    >>> layer_stack([4, 3, 2], nn.ReLU, last=nn.Sigmoid)
+    Sequential(
+      (0): Linear(in_features=4, out_features=3, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=3, out_features=2, bias=True)
+      (3): Sigmoid()
+    )
+    """
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), activation()]
+    layers[-1:] = [last()] if last is not None else []
+    return nn.Sequential(*layers)
