@@ -155,13 +155,10 @@ class CourseLesson(L.LightningModule):
             )
 
     @classmethod
-    def load_from_checkpoint(
-        cls: type[LessonType], checkpoint_path: Any, *args: Any, **kwargs: Any
-    ) -> LessonType:
-        """Lightning's ``load_from_checkpoint``, once the file's names are checked
-        (``check_checkpoint``)."""
-        check_checkpoint(cls, checkpoint_path, *args, **kwargs)
-        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+    def load_from_checkpoint(cls: type[LessonType], *args: Any, **kwargs: Any) -> LessonType:
+        """Lightning's, once the file's names are checked (``check_checkpoint``)."""
+        check_checkpoint(cls, *args, **kwargs)
+        return super().load_from_checkpoint(*args, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """The course's ``print``, on process 0 only, as Lightning's ``self.print``, but

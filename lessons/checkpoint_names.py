@@ -69,11 +69,12 @@ def check_names(hyperparameters: Any, source: Any, own: str | None = None) -> No
             )
 
 
-def check_checkpoint(lesson: type, checkpoint_path: Any, *args: Any, **kwargs: Any) -> None:
-    """Before ``lesson.load_from_checkpoint(checkpoint_path, *args, **kwargs)``: refuse a file
-    whose hyperparameters would import anything but the lessons and torch's optimizers
-    (``lessons/checkpoint_names.py``); ``weights_only=False`` says the file is trusted as it is."""
-    weights_only = args[3] if len(args) > 3 else kwargs.get("weights_only")  # Lightning's order
+def check_checkpoint(lesson: type, *args: Any, **kwargs: Any) -> None:
+    """Before ``lesson.load_from_checkpoint(*args, **kwargs)`` (Lightning's arguments): refuse
+    a file whose hyperparameters would import anything but the lessons, torch's optimizers and
+    Lightning's instantiator; ``weights_only=False`` says the file is trusted as it is."""
+    checkpoint_path = args[0] if args else kwargs["checkpoint_path"]
+    weights_only = args[4] if len(args) > 4 else kwargs.get("weights_only")  # Lightning's order
     if weights_only is not False:
         own = f"{lesson.__module__}.{lesson.__qualname__}"
         check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)

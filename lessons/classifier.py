@@ -150,6 +150,9 @@ class ClassifierLesson(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.with_found_lr(self.optimizer(self.parameters()))
 
+    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        return with_found_lr(optimizer, self.lr)
+
     # --- what every lesson checks: its data, the Trainer's flags, a checkpoint's names ---
 
     def setup(self, stage: str) -> None:
@@ -166,26 +169,20 @@ class ClassifierLesson(L.LightningModule):
         check_batch_size_finder(self, trainer)
 
     @classmethod
-    def load_from_checkpoint(
-        cls: type[LessonType], checkpoint_path: Any, *args: Any, **kwargs: Any
-    ) -> LessonType:
-        """Lightning's ``load_from_checkpoint``, once the file's names are checked
-        (``check_checkpoint``)."""
-        check_checkpoint(cls, checkpoint_path, *args, **kwargs)
-        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+    def load_from_checkpoint(cls: type[LessonType], *args: Any, **kwargs: Any) -> LessonType:
+        """Lightning's, once the file's names are checked (``check_checkpoint``)."""
+        check_checkpoint(cls, *args, **kwargs)
+        return super().load_from_checkpoint(*args, **kwargs)
+
+    def prints_this_epoch(self) -> bool:
+        """Whether this epoch prints the course's lines."""
+        return self.print_every > 0 and (self.current_epoch + 1) % self.print_every == 0
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """The course's ``print``, on process 0 only, as Lightning's ``self.print``, but
         shown whenever it is called (``print_above_the_bar``)."""
         if self.trainer.is_global_zero:
             print_above_the_bar(self.trainer, *args, **kwargs)
-
-    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        return with_found_lr(optimizer, self.lr)
-
-    def prints_this_epoch(self) -> bool:
-        """Whether this epoch prints the course's lines."""
-        return self.print_every > 0 and (self.current_epoch + 1) % self.print_every == 0
 
     # train(epoch)
 
