@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import DigitClassifier
+from lessons.classifier import ClassifierLesson
 
 
 class InceptionA(nn.Module):
@@ -68,7 +68,7 @@ class InceptionA(nn.Module):
         return torch.cat(outputs, dim=1)
 
 
-class InceptionNet(DigitClassifier):
+class InceptionNet(ClassifierLesson):
     data_class = "datamodules.mnist.MNISTDataModule"
     config = "configs/inception.yaml"
 
@@ -113,7 +113,7 @@ class ResidualBlock(nn.Module):
         return F.relu(x + y)
 
 
-class ResidualNet(DigitClassifier):
+class ResidualNet(ClassifierLesson):
     """``channels``: the widths of the two stages, the course's (16, 32) by default."""
 
     data_class = "datamodules.mnist.MNISTDataModule"

@@ -36,7 +36,8 @@ from typing import Any, Literal
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 INITIAL_WEIGHTS = {
     "linear": {"w": 1.0},
@@ -48,7 +49,7 @@ INITIAL_WEIGHTS = {
 class Backprop(CourseLesson):
     data_class = "datamodules.toy.ToyDataModule"
     config = "configs/backprop_linear.yaml"
-    float32_only = True  # the lesson checks autograd's numbers against hand-derived ones
+    no_mixed_precision = True  # the lesson checks autograd's numbers against hand-derived ones
     updates_by_hand = True  # the update is written out in course_step
 
     def __init__(

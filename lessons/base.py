@@ -1,4 +1,4 @@
-"""The machinery every lesson shares, so that each lesson file holds only its maths.
+"""The base of the lessons that train the course's way (lessons 2-8 and 12): ``CourseLesson``.
 
 The course counts *epochs* of full-batch training in the hundreds or thousands. Paying a
 Lightning training step (hooks, logging, progress bar) for each of them costs far more than
@@ -16,17 +16,18 @@ checkpoints, so a resumed run draws the whole curve.
 
 Each update goes through Lightning (``manual_backward`` and its optimizer wrapper) only when
 that adds something: loss scaling in float16, gradient averaging under DDP, or a callback or
-lesson that overrides a backward or optimizer-step hook. Otherwise ``self.optimizers()`` and
-``self.manual_backward`` go straight to torch - ``loss.backward()``, ``optimizer.step()`` -
-because the three hook rounds of each update would cost more than a toy step's maths;
-``global_step`` counts it all the same. ``DirectUpdates`` holds that choice; the classifier
-lessons (``lessons/classifier.py``) use it too.
+lesson that overrides a backward or optimizer-step hook (``needs_lightning_updates``).
+Otherwise ``self.optimizers()`` and ``self.manual_backward`` go straight to torch -
+``loss.backward()``, ``optimizer.step()`` - still counted in ``global_step``: this is the
+project's one way around Lightning's optimizer wrapper, because the three hook rounds of each
+update cost more than a toy step's maths (numbers: the benchmarks page, docs/en/benchmarks.md).
+The classifier lessons (``lessons/classifier.py``) train the ordinary way, under automatic
+optimisation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import math
 from collections.abc import Callable
@@ -35,36 +36,27 @@ from typing import Any, TypeVar
 import lightning as L
 import torch
 from lightning.pytorch import Callback
-from lightning.pytorch.callbacks import BatchSizeFinder, LearningRateFinder, TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.callbacks import LearningRateFinder
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from lessons.checkpoint_names import check_names, saved_hyperparameters
-from lessons.hyperparameters import safe_hyperparameters
+from lessons.checkpoint_names import check_checkpoint, safe_hyperparameters
+from lessons.common import (
+    check_batch_size_finder,
+    check_data,
+    print_above_the_bar,
+    with_found_lr,
+)
 from lessons.lightning_private import count_updates_by_hand, counted_step
 
-LessonType = TypeVar("LessonType", bound="Lesson")
+LessonType = TypeVar("LessonType", bound="CourseLesson")
 
 
-def inputs_of(batch: Any) -> tuple[Any, Any]:
-    """``(inputs, labels)`` of a batch that is ``(inputs, labels)``, ``[inputs]`` (a
-    TensorDataset of inputs alone) or ``inputs``; labels None when there are none.
-
-    >>> inputs_of([torch.ones(2)])
-    (tensor([1., 1.]), None)
-    """
-    if isinstance(batch, list | tuple):
-        return batch[0], batch[1] if len(batch) > 1 else None
-    return batch, None
-
-
-class Lesson(L.LightningModule):
-    """What every lesson is: a LightningModule whose printed lines are never lost, and which
-    refuses another lesson's data in one line."""
+class CourseLesson(L.LightningModule):
+    """A lesson run in course epochs: ``course_step`` is the body of the course's loop."""
 
     #: The data module this lesson learns from (its class path), and the config pairing them.
     data_class: str = ""
@@ -74,12 +66,47 @@ class Lesson(L.LightningModule):
     #: place of the config's. None: the config's.
     lr: float | None = None
 
-    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        """``optimizer`` at the learning rate the finder chose, if it chose one."""
-        if self.lr is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = self.lr
-        return optimizer
+    #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
+    #: mixed precision is switched off inside its steps.
+    no_mixed_precision: bool = False
+    #: A lesson that updates its weights by hand (lessons 2-4) has no optimizer to count its
+    #: steps, so each course epoch is counted here; and, as under DDP gradients are averaged
+    #: through the optimizer, it has nothing to average: it refuses several processes.
+    updates_by_hand: bool = False
+
+    def __init__(
+        self, steps_per_batch: int = 1, print_every: int = 0, gradient_clip_val: float | None = None
+    ) -> None:
+        """``print_every``: course epochs between the printed progress lines (1: every one,
+        as the course; 0: none). ``gradient_clip_val``: the largest gradient norm an update
+        takes (None: no clipping), what ``Trainer(gradient_clip_val=...)`` does for a lesson
+        whose updates Lightning runs."""
+        super().__init__()
+        if steps_per_batch < 1:
+            raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
+        if print_every < 0:
+            raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
+        if gradient_clip_val is not None and gradient_clip_val <= 0:
+            raise ValueError(f"gradient_clip_val must be positive, got {gradient_clip_val}")
+        self.automatic_optimization = False
+        self.update_through_lightning = True  # decided when training starts
+        self.direct_optimizer: DirectOptimizer | None = None
+        self.steps_per_batch = steps_per_batch
+        #: The largest gradient norm an update takes (None: no clipping): what
+        #: ``Trainer(gradient_clip_val=...)`` does under automatic optimisation.
+        self.gradient_clip_val = gradient_clip_val
+        self.print_every = print_every
+        self.loss_history: list[float] = []  # the training loss of every course epoch
+        self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
+        self.course_epoch = 0  # the course epoch being run
+        self.printing = False  # whether this course epoch prints its lines
+        self.last_course_epoch = math.inf  # the last course epoch of this fit, always printed
+
+    def course_step(self, batch: Any) -> torch.Tensor:
+        """One course epoch on ``batch``, update included; returns the loss before the update."""
+        raise NotImplementedError
+
+    # --- what every lesson checks: its data, the Trainer's flags, a checkpoint's names ---
 
     def setup(self, stage: str) -> None:
         """Refuse, before anything runs, what would fail deep inside a step: another lesson's
@@ -87,32 +114,51 @@ class Lesson(L.LightningModule):
         self.check_data(self.trainer.datamodule)
         if stage == "fit":
             self.check_trainer(self.trainer)
-
-    def check_trainer(self, trainer: L.Trainer) -> None:
-        """The batch-size finder needs a batch size to scale: lesson 7 trains on the whole
-        data at once (``batch_size: null``), where Lightning's finder stops on an assertion."""
-        finder = any(isinstance(callback, BatchSizeFinder) for callback in trainer.callbacks)
-        data = trainer.datamodule
-        if finder and data is not None and getattr(data.hparams, "batch_size", 0) is None:
+        if self.trainer.world_size > 1 and self.updates_by_hand:
             raise ValueError(
-                f"{type(self).__name__} trains on the whole data at once (batch_size: null), so "
-                "the batch-size finder has no batch size to scale; drop it, or give one: "
-                "--data.init_args.batch_size 32"
+                f"{type(self).__name__} updates its weights by hand, so several processes "
+                "would train separate copies; run it on one device (--trainer.devices 1)"
+            )
+        finder = any(isinstance(c, LearningRateFinder) for c in self.trainer.callbacks)
+        if stage == "fit" and finder and self.steps_per_batch > 1:
+            raise ValueError(
+                f"the learning-rate finder tries one learning rate per training step, and "
+                f"{type(self).__name__} runs {self.steps_per_batch} course epochs in each; "
+                "run it with one per step: --model.init_args.steps_per_batch 1"
             )
 
     def check_data(self, datamodule: L.LightningDataModule | None) -> None:
-        """Another lesson's data would fail deep inside a step, with a traceback; refuse it
-        before anything runs, naming what fits."""
-        if datamodule is None or not self.data_class:
-            return
-        module, name = self.data_class.rsplit(".", 1)
-        if isinstance(datamodule, getattr(importlib.import_module(module), name)):
-            return
-        got = f"{type(datamodule).__module__}.{type(datamodule).__qualname__}"
-        raise ValueError(
-            f"{type(self).__name__} learns from {self.data_class}, but the data given is "
-            f"{got}; run it with its own config: --config {self.config}"
-        )
+        check_data(self, datamodule)
+
+    def check_trainer(self, trainer: L.Trainer) -> None:
+        """Lightning refuses gradient clipping and accumulation for a lesson that runs its
+        own updates (manual optimisation); say in one line what does the same here."""
+        check_batch_size_finder(self, trainer)
+        name = type(self).__name__
+        if trainer.gradient_clip_val is not None:
+            takes_it = "gradient_clip_val" in inspect.signature(type(self).__init__).parameters
+            instead = (
+                f"use --model.init_args.gradient_clip_val {trainer.gradient_clip_val}"
+                if takes_it
+                else "this lesson takes no clipping (lessons 7-8 do: gradient_clip_val)"
+            )
+            raise ValueError(
+                f"{name} runs its own updates ({self.steps_per_batch} course epochs a training "
+                f"step), which the Trainer cannot clip; drop --trainer.gradient_clip_val: {instead}"
+            )
+        if trainer.accumulate_grad_batches != 1:
+            raise ValueError(
+                f"{name} runs its own updates, which the Trainer cannot accumulate; on SGD, "
+                f"accumulating {trainer.accumulate_grad_batches} batches is one batch "
+                f"{trainer.accumulate_grad_batches} times the size: drop "
+                "--trainer.accumulate_grad_batches and raise --data.init_args.batch_size"
+            )
+
+    @classmethod
+    def load_from_checkpoint(cls: type[LessonType], *args: Any, **kwargs: Any) -> LessonType:
+        """Lightning's, once the file's names are checked (``check_checkpoint``)."""
+        check_checkpoint(cls, *args, **kwargs)
+        return super().load_from_checkpoint(*args, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """The course's ``print``, on process 0 only, as Lightning's ``self.print``, but
@@ -120,67 +166,27 @@ class Lesson(L.LightningModule):
         if self.trainer.is_global_zero:
             print_above_the_bar(self.trainer, *args, **kwargs)
 
-    @classmethod
-    def load_from_checkpoint(
-        cls: type[LessonType],
-        checkpoint_path: Any,
-        map_location: Any = None,
-        hparams_file: Any = None,
-        strict: bool | None = None,
-        weights_only: bool | None = None,
-        **kwargs: Any,
-    ) -> LessonType:
-        """Lightning's ``load_from_checkpoint``, once the file's hyperparameters are known to
-        import nothing but the lessons and torch's optimizers (``lessons/checkpoint_names.py``);
-        ``weights_only=False`` says the file is trusted as it is."""
-        if weights_only is not False:
-            own = f"{cls.__module__}.{cls.__qualname__}"
-            check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)
-        return super().load_from_checkpoint(
-            checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
-        )
+    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        return with_found_lr(optimizer, self.lr)
 
+    # --- the course's loop: steps_per_batch course epochs a training step ---
 
-def print_above_the_bar(trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-    """``print(*args)`` that a running progress bar neither hides nor tears.
-
-    Lightning's progress bar prints a line only while one of its bars is running and drops
-    it before training starts or after it ends - the course's opening and closing lines.
-    tqdm's own ``write`` lifts any bar still drawn out of the way, writes the line and draws
-    the bar again; with no bar drawn, it is a plain print.
-    """
-    bar = trainer.progress_bar_callback
-    if isinstance(bar, TQDMProgressBar) and bar.is_enabled:
-        line = kwargs.get("sep", " ").join(map(str, args))
-        Tqdm.write(line, file=kwargs.get("file"), end=kwargs.get("end", "\n"))
-    elif bar is not None and bar.is_enabled:  # another kind of bar prints its own way
-        bar.print(*args, **kwargs)
-    else:
-        print(*args, **kwargs)
-
-
-class DirectUpdates(Lesson):
-    """Manual optimisation whose updates go straight to torch where Lightning's adds nothing
-    (``needs_lightning_updates``): ``self.optimizers()`` and ``self.manual_backward`` are
-    then torch's ``optimizer.step()`` and ``loss.backward()``, each step still counted in
-    ``global_step``. Learning-rate schedulers, which Lightning steps only under automatic
-    optimisation, are stepped here: ``step_schedulers("step")`` after each update and
-    ``"epoch"`` ones at the end of each training epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.automatic_optimization = False
-        self.update_through_lightning = True  # decided when training starts
-        self.direct_optimizer: DirectOptimizer | None = None
-        #: The largest gradient norm an update takes (None: no clipping): what
-        #: ``Trainer(gradient_clip_val=...)`` does under automatic optimisation.
-        self.gradient_clip_val: float | None = None
+    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``self.criterion`` in float32 whatever the precision: a loss summed over samples
+        loses digits in 16 bits, and autocast on GPU refuses BCELoss outright."""
+        if not torch.is_autocast_enabled(self.device.type):  # the common case: no context to pay
+            return self.criterion(y_pred, y)
+        with self.full_precision():
+            return self.criterion(y_pred.float(), y.float())
 
     def on_train_start(self) -> None:
         self.update_through_lightning = needs_lightning_updates(self.trainer, self)
         optimizer = super().optimizers()
         direct = not self.update_through_lightning and isinstance(optimizer, LightningOptimizer)
         self.direct_optimizer = DirectOptimizer(optimizer, self) if direct else None
+        epochs, batches = self.trainer.max_epochs, self.trainer.num_training_batches
+        if epochs is not None and epochs >= 0:
+            self.last_course_epoch = epochs * batches * self.steps_per_batch - 1
 
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
         """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
@@ -219,99 +225,6 @@ class DirectUpdates(Lesson):
                     continue  # no validation this epoch: nothing to judge a plateau by
             self.lr_scheduler_step(config.scheduler, metric)
 
-    def on_train_epoch_end(self) -> None:
-        self.step_schedulers("epoch")
-
-
-class CourseLesson(DirectUpdates):
-    #: The maths of this lesson is hand-written arithmetic in full precision (lessons 3-4):
-    #: mixed precision is switched off inside its steps.
-    float32_only: bool = False
-    #: A lesson that updates its weights by hand (lessons 2-4) has no optimizer to count its
-    #: steps, so each course epoch is counted here; and, as under DDP gradients are averaged
-    #: through the optimizer, it has nothing to average: it refuses several processes.
-    updates_by_hand: bool = False
-
-    def __init__(
-        self, steps_per_batch: int = 1, print_every: int = 0, gradient_clip_val: float | None = None
-    ) -> None:
-        """``print_every``: course epochs between the printed progress lines (1: every one,
-        as the course; 0: none). ``gradient_clip_val``: the largest gradient norm an update
-        takes (None: no clipping), what ``Trainer(gradient_clip_val=...)`` does for a lesson
-        whose updates Lightning runs."""
-        super().__init__()
-        if steps_per_batch < 1:
-            raise ValueError(f"steps_per_batch must be at least 1, got {steps_per_batch}")
-        if print_every < 0:
-            raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
-        if gradient_clip_val is not None and gradient_clip_val <= 0:
-            raise ValueError(f"gradient_clip_val must be positive, got {gradient_clip_val}")
-        self.steps_per_batch = steps_per_batch
-        self.gradient_clip_val = gradient_clip_val
-        self.print_every = print_every
-        self.loss_history: list[float] = []  # the training loss of every course epoch
-        self.val_loss_history: list[tuple[int, float]] = []  # (course epoch, validation loss)
-        self.course_epoch = 0  # the course epoch being run
-        self.printing = False  # whether this course epoch prints its lines
-        self.last_course_epoch = math.inf  # the last course epoch of this fit, always printed
-
-    def course_step(self, batch: Any) -> torch.Tensor:
-        """One course epoch on ``batch``, update included; returns the loss before the update."""
-        raise NotImplementedError
-
-    def setup(self, stage: str) -> None:
-        super().setup(stage)
-        if self.trainer.world_size > 1 and self.updates_by_hand:
-            raise ValueError(
-                f"{type(self).__name__} updates its weights by hand, so several processes "
-                "would train separate copies; run it on one device (--trainer.devices 1)"
-            )
-        finder = any(isinstance(c, LearningRateFinder) for c in self.trainer.callbacks)
-        if stage == "fit" and finder and self.steps_per_batch > 1:
-            raise ValueError(
-                f"the learning-rate finder tries one learning rate per training step, and "
-                f"{type(self).__name__} runs {self.steps_per_batch} course epochs in each; "
-                "run it with one per step: --model.init_args.steps_per_batch 1"
-            )
-
-    def check_trainer(self, trainer: L.Trainer) -> None:
-        """Lightning refuses gradient clipping and accumulation for a lesson that runs its
-        own updates (manual optimisation); say in one line what does the same here."""
-        super().check_trainer(trainer)
-        name = type(self).__name__
-        if trainer.gradient_clip_val is not None:
-            takes_it = "gradient_clip_val" in inspect.signature(type(self).__init__).parameters
-            instead = (
-                f"use --model.init_args.gradient_clip_val {trainer.gradient_clip_val}"
-                if takes_it
-                else "this lesson takes no clipping (lessons 7-8 do: gradient_clip_val)"
-            )
-            raise ValueError(
-                f"{name} runs its own updates ({self.steps_per_batch} course epochs a training "
-                f"step), which the Trainer cannot clip; drop --trainer.gradient_clip_val: {instead}"
-            )
-        if trainer.accumulate_grad_batches != 1:
-            raise ValueError(
-                f"{name} runs its own updates, which the Trainer cannot accumulate; on SGD, "
-                f"accumulating {trainer.accumulate_grad_batches} batches is one batch "
-                f"{trainer.accumulate_grad_batches} times the size: drop "
-                "--trainer.accumulate_grad_batches and raise --data.init_args.batch_size"
-            )
-
-    def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``self.criterion`` in float32 whatever the precision: a loss summed over samples
-        loses digits in 16 bits, and autocast on GPU refuses BCELoss outright."""
-        if not torch.is_autocast_enabled(self.device.type):  # the common case: no context to pay
-            return self.criterion(y_pred, y)
-        with self.full_precision():
-            return self.criterion(y_pred.float(), y.float())
-
-    def on_train_start(self) -> None:
-        super().on_train_start()
-        epochs, batches = self.trainer.max_epochs, self.trainer.num_training_batches
-        if epochs is not None and epochs >= 0:
-            self.last_course_epoch = epochs * batches * self.steps_per_batch - 1
-
     def optimize(self, loss: torch.Tensor) -> None:
         """The course's update: zero_grad → backward → step."""
         optimizer = self.optimizers()
@@ -323,7 +236,7 @@ class CourseLesson(DirectUpdates):
         """``steps_per_batch`` course epochs; returns the last one's loss."""
         losses = []
         scheduled = bool(self.trainer.lr_scheduler_configs)  # swapped only between steps
-        with self.full_precision() if self.float32_only else contextlib.nullcontext():
+        with self.full_precision() if self.no_mixed_precision else contextlib.nullcontext():
             for step in range(self.steps_per_batch):
                 self.course_epoch = len(self.loss_history) + step
                 self.printing = self.print_every > 0 and (
@@ -363,7 +276,7 @@ class CourseLesson(DirectUpdates):
         return torch.autocast(self.device.type, enabled=False)
 
     def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()  # the schedulers stepped by epoch
+        self.step_schedulers("epoch")
         self.log_step()  # the epoch's metrics filed at its last update
 
     def on_validation_epoch_end(self) -> None:
@@ -388,9 +301,14 @@ class CourseLesson(DirectUpdates):
 
 class DirectOptimizer:
     """``zero_grad`` and ``step`` of the torch optimizer, with ``step`` counted in
-    ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds."""
+    ``global_step`` as Lightning's wrapper counts it, minus the wrapper's hook rounds.
 
-    def __init__(self, wrapper: LightningOptimizer, lesson: DirectUpdates) -> None:
+    The project's one way around ``LightningOptimizer``, for the course-epoch lessons only:
+    their full-batch steps on a few rows are so small that Lightning's hook rounds around each
+    update would cost more than the maths (numbers: docs/en/benchmarks.md). The classifiers
+    train under automatic optimisation."""
+
+    def __init__(self, wrapper: LightningOptimizer, lesson: CourseLesson) -> None:
         self.wrapper = wrapper
         self.optimizer = wrapper.optimizer
         self.lesson = lesson
@@ -419,5 +337,5 @@ def needs_lightning_updates(trainer: L.Trainer, lesson: L.LightningModule) -> bo
         is_overridden(hook, callback, parent=Callback)
         for callback in trainer.callbacks
         for hook in hooks
-    ) or any(is_overridden(hook, lesson, parent=DirectUpdates) for hook in (*hooks, "backward"))
+    ) or any(is_overridden(hook, lesson, parent=CourseLesson) for hook in (*hooks, "backward"))
     return not (isinstance(trainer.strategy, SingleDeviceStrategy) and plain_precision) or hooked

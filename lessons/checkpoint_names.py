@@ -10,11 +10,21 @@ Lightning 2.6.6 checks the ``_instantiator`` alone (GHSA-qqmf-gpg7-g8gw): a nest
 ``--ckpt_path``. So, whatever Lightning's version, each name is checked here against what the
 lessons save - Lightning's instantiator, the lessons' classes, torch's optimizers and
 learning-rate schedulers - and anything else is refused in one line.
-``Lesson.load_from_checkpoint`` and the CLI's ``--ckpt_path`` check before Lightning reads.
+A lesson's ``load_from_checkpoint`` and the CLI's ``--ckpt_path`` check before Lightning
+reads.
+
+The other way round, on saving: a lesson built in Python keeps its optimizer argument as Python
+gives it - ``torch.optim.SGD``, or ``functools.partial(torch.optim.SGD, lr=0.1)`` - and a class
+object pickled into a checkpoint is refused by ``torch.load(weights_only=True)``, the only safe
+way to read one. ``safe_hyperparameters`` writes such a value as a config does (``class_path``,
+``init_args``), the form in which the CLI saves hyperparameters, and which
+``load_from_checkpoint`` rebuilds through Lightning's CLI instantiator. Both bases call it from
+``on_save_checkpoint``, so a lesson saved by a user's own Trainer reloads too.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Iterator, Mapping
@@ -24,9 +34,11 @@ from typing import IO, Any
 import torch
 from lightning.fabric.utilities.cloud_io import get_filesystem
 
-#: Lightning's functions that rebuild a lesson saved by the CLI (its own allow-list).
+#: Lightning's functions that rebuild a lesson saved by the CLI (its own allow-list); the first
+#: is the one ``safe_hyperparameters`` names.
+INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 INSTANTIATORS = {
-    "lightning.pytorch.cli.instantiate_module",
+    INSTANTIATOR,
     "pytorch_lightning.cli.instantiate_module",
 }
 #: The packages whose classes hyperparameters may name: the lessons, and torch's optimizers
@@ -55,6 +67,17 @@ def check_names(hyperparameters: Any, source: Any, own: str | None = None) -> No
                 f"{source} names {name!r} in hyper_parameters{where}, which loading it would "
                 "import and run, so it was refused; load only checkpoints saved by these lessons"
             )
+
+
+def check_checkpoint(lesson: type, *args: Any, **kwargs: Any) -> None:
+    """Before ``lesson.load_from_checkpoint(*args, **kwargs)`` (Lightning's arguments): refuse
+    a file whose hyperparameters would import anything but the lessons, torch's optimizers and
+    Lightning's instantiator; ``weights_only=False`` says the file is trusted as it is."""
+    checkpoint_path = args[0] if args else kwargs["checkpoint_path"]
+    weights_only = args[4] if len(args) > 4 else kwargs.get("weights_only")  # Lightning's order
+    if weights_only is not False:
+        own = f"{lesson.__module__}.{lesson.__qualname__}"
+        check_names(saved_hyperparameters(checkpoint_path), checkpoint_path, own)
 
 
 def imported_names(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
@@ -127,3 +150,35 @@ def saved_hyperparameters(checkpoint: str | Path | IO[bytes]) -> Any:
         with get_filesystem(str(checkpoint)).open(str(checkpoint), "rb") as stream:
             saved = torch.load(stream, map_location="cpu", weights_only=True)
     return saved.get("hyper_parameters", {}) if isinstance(saved, dict) else {}
+
+
+def safe_hyperparameters(lesson: type, hparams: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``hparams`` with each class or partial of a class as ``{"class_path", "init_args"}``.
+
+    >>> import torch
+    >>> safe = safe_hyperparameters(torch.nn.Linear, {"optimizer": torch.optim.SGD, "lr": 1})
+    >>> safe["optimizer"], safe["lr"], safe["_class_path"]
+    ({'class_path': 'torch.optim.sgd.SGD', 'init_args': {}}, 1, 'torch.nn.modules.linear.Linear')
+    """
+    if not hparams or "_instantiator" in hparams:  # nothing, or saved by the CLI: safe already
+        return hparams
+    converted = {name: as_config(value) for name, value in hparams.items()}
+    if all(converted[name] is value for name, value in hparams.items()):
+        return hparams
+    return {
+        "_class_path": f"{lesson.__module__}.{lesson.__qualname__}",
+        "_instantiator": INSTANTIATOR,
+        **converted,
+    }
+
+
+def as_config(value: Any) -> Any:
+    if isinstance(value, functools.partial) and isinstance(value.func, type) and not value.args:
+        return {"class_path": class_path(value.func), "init_args": dict(value.keywords)}
+    if isinstance(value, type):
+        return {"class_path": class_path(value), "init_args": {}}
+    return value
+
+
+def class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -57,8 +57,9 @@ and once per epoch. The step's loss is logged only at the steps the loggers writ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
@@ -67,25 +68,54 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from lessons import figures
-from lessons.base import Lesson, inputs_of
-from lessons.hyperparameters import safe_hyperparameters
+from lessons.checkpoint_names import check_checkpoint, safe_hyperparameters
+from lessons.common import (
+    check_batch_size_finder,
+    check_data,
+    inputs_of,
+    print_above_the_bar,
+    with_found_lr,
+)
 
 #: The sets a classifier is evaluated on: the validation pass, the test pass.
 EVALUATION_SETS = ("val", "test")
 SET_NAMES = {"val": "Validation set", "test": "Test set"}
+#: The homeworks' ``validation_line`` (Otto, movie reviews): a competition's test file has no
+#: labels, so the course's ``test()`` after every epoch runs over the rows of the training file
+#: that the datamodule holds out (its ``val_split`` is "val"), and prints this line for them.
+HOLD_OUT_LINE = "accuracy on the held-out rows: %(percent).2f %%"
+
+LessonType = TypeVar("LessonType", bound="ClassifierLesson")
 
 
-class ClassifierLesson(Lesson):
-    """``print_every``: print the course's lines every this many epochs (1, the course's
-    rate; 0, never). ``class_names``: the name of each class, which the confusion matrix and
-    the predictions are labelled with; a lesson sets it (digits, countries)."""
+class ClassifierLesson(L.LightningModule):
+    """``num_classes``: 10 by default, MNIST's digits (lessons 9-11). ``print_every``: print
+    the course's lines every this many epochs (1, the course's rate; 0, never).
+    ``class_names``: the name of each class, which the confusion matrix and the predictions
+    are labelled with; a lesson sets it (countries, sentiments).
 
+    After ``fit`` the run folder gets the loss and accuracy curves, the confusion matrix and,
+    for images of one channel (MNIST), the first batch of the last evaluation with its
+    predictions (``test_images.png``; ``val_images.png`` after a hold-out) and, for a net whose
+    first layer is the convolution ``conv1``, its learned filters (``filters.png``): what the
+    net looks for before anything else."""
+
+    #: The data module this lesson learns from (its class path), and the config pairing them.
+    data_class: str = ""
+    config: str = ""
+    #: The learning rate that Lightning's learning-rate finder chose (``LearningRateFinder``,
+    #: or ``Tuner.lr_find`` with ``update_attr=True``, set it): the optimizer then takes it in
+    #: place of the config's. None: the config's.
+    lr: float | None = None
     #: Every how many mini-batches the course prints the training loss.
     loss_every = 300
+    #: The line after each validation pass over a hold-out, which the course does not have (a
+    #: departure): ``%`` formatting of ``percent``, ``correct`` and ``total``.
+    validation_line = "accuracy on validation set: %(percent)d %% [%(correct)d/%(total)d]"
 
     def __init__(
         self,
-        num_classes: int,
+        num_classes: int = 10,
         optimizer: OptimizerCallable = torch.optim.SGD,
         print_every: int = 1,
     ) -> None:
@@ -120,9 +150,39 @@ class ClassifierLesson(Lesson):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.with_found_lr(self.optimizer(self.parameters()))
 
-    def printing(self) -> bool:
+    def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        return with_found_lr(optimizer, self.lr)
+
+    # --- what every lesson checks: its data, the Trainer's flags, a checkpoint's names ---
+
+    def setup(self, stage: str) -> None:
+        """Refuse, before anything runs, what would fail deep inside a step: another lesson's
+        data, a Trainer flag the lesson cannot honour - in a user's own script as from the CLI."""
+        self.check_data(self.trainer.datamodule)
+        if stage == "fit":
+            self.check_trainer(self.trainer)
+
+    def check_data(self, datamodule: L.LightningDataModule | None) -> None:
+        check_data(self, datamodule)
+
+    def check_trainer(self, trainer: L.Trainer) -> None:
+        check_batch_size_finder(self, trainer)
+
+    @classmethod
+    def load_from_checkpoint(cls: type[LessonType], *args: Any, **kwargs: Any) -> LessonType:
+        """Lightning's, once the file's names are checked (``check_checkpoint``)."""
+        check_checkpoint(cls, *args, **kwargs)
+        return super().load_from_checkpoint(*args, **kwargs)
+
+    def prints_this_epoch(self) -> bool:
         """Whether this epoch prints the course's lines."""
         return self.print_every > 0 and (self.current_epoch + 1) % self.print_every == 0
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """The course's ``print``, on process 0 only, as Lightning's ``self.print``, but
+        shown whenever it is called (``print_above_the_bar``)."""
+        if self.trainer.is_global_zero:
+            print_above_the_bar(self.trainer, *args, **kwargs)
 
     # train(epoch)
 
@@ -150,7 +210,7 @@ class ClassifierLesson(Lesson):
             value = self.running_value(batches, batch_size)
             epochs = self.current_epoch + batches / max(1, self.trainer.num_training_batches)
             self.history.setdefault("train_running_loss", []).append((epochs, value))
-            if self.printing():
+            if self.prints_this_epoch():
                 self.print_loss(batches, batch_size, value)
 
     def running_value(self, batches: int, batch_size: int) -> float:
@@ -238,7 +298,7 @@ class ClassifierLesson(Lesson):
         self.evaluated, self.confusion_counts = evaluated, counts
         if self.trainer.sanity_checking:
             return
-        if self.printing():
+        if self.prints_this_epoch():
             if evaluated == "test":
                 self.print_accuracy(correct, total)
             else:
@@ -252,9 +312,8 @@ class ClassifierLesson(Lesson):
         self.history.setdefault(name, []).append((self.current_epoch + 1, float(value)))
 
     def print_validation_accuracy(self, correct: int, total: int) -> None:
-        """The course's line for a hold-out, which the course does not have (a departure)."""
         percent = 100 * correct / total
-        self.print("accuracy on validation set: %d %% [%d/%d]" % (percent, correct, total))  # noqa: UP031
+        self.print(self.validation_line % {"percent": percent, "correct": correct, "total": total})
 
     def print_accuracy(self, correct: int, total: int) -> None:
         """The course's line after each test pass."""
@@ -309,40 +368,13 @@ class ClassifierLesson(Lesson):
                 self.class_names,
                 f"{set_name} at the end: {counts.trace() / counts.sum():.2%} right",
             )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # An optimizer class given in Python is kept as a config, which weights_only=True reads.
-        checkpoint["hyper_parameters"] = safe_hyperparameters(
-            type(self), checkpoint.get("hyper_parameters")
-        )
-        checkpoint["history"] = self.history
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = dict(checkpoint.get("history", {}))
-
-
-class DigitClassifier(ClassifierLesson):
-    """MNIST's ten digits (lessons 9-11). ``predict`` writes one row per image: the predicted
-    digit and its probability, with the true digit beside when known. After ``fit`` the run
-    folder also gets the first batch of the last evaluation with its predictions
-    (``test_images.png``; ``val_images.png`` after a hold-out) and, for a net whose first
-    layer is the convolution ``conv1``, its learned filters (``filters.png``): what the net
-    looks for before anything else."""
-
-    def __init__(
-        self, optimizer: OptimizerCallable = torch.optim.SGD, print_every: int = 1
-    ) -> None:
-        super().__init__(num_classes=10, optimizer=optimizer, print_every=print_every)
-
-    def draw_figures(self, folder: Path) -> None:
-        super().draw_figures(folder)
-        if self.examples is not None:
+        if self.examples is not None and self.examples[0].dim() == 4:  # images [B, C, H, W]
             images, predicted, true = (tensor.cpu() for tensor in self.examples)
-            pairs = list(zip(predicted.tolist(), true.tolist()))
+            pairs = list(zip(self.names_of(predicted), self.names_of(true)))
             figures.plot_image_grid(
                 folder / f"{self.evaluated}_images.png",
                 images.squeeze(1).float(),
-                [str(p) if p == t else f"{p} (true {t})" for p, t in pairs],
+                [p if p == t else f"{p} (true {t})" for p, t in pairs],
                 [p != t for p, t in pairs],
             )
         conv = getattr(self, "conv1", None)
@@ -354,3 +386,13 @@ class DigitClassifier(ClassifierLesson):
                 [f"filter {i}" for i in range(len(filters))],
                 [False] * len(filters),
             )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # An optimizer class given in Python is kept as a config, which weights_only=True reads.
+        checkpoint["hyper_parameters"] = safe_hyperparameters(
+            type(self), checkpoint.get("hyper_parameters")
+        )
+        checkpoint["history"] = self.history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.history = dict(checkpoint.get("history", {}))

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import DigitClassifier
+from lessons.classifier import ClassifierLesson
 
 
-class CNN(DigitClassifier):
+class CNN(ClassifierLesson):
     data_class = "datamodules.mnist.MNISTDataModule"
     config = "configs/cnn.yaml"
 

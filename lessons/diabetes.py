@@ -43,7 +43,8 @@ from torchmetrics.classification import (
 )
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of, layer_stack
 
 ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
 COURSE_NET = (8, [6, 4], "sigmoid")  # in_features, hidden_sizes, activation of the course's Model
@@ -75,7 +76,8 @@ class DiabetesClassifier(CourseLesson):
             self.sigmoid = torch.nn.Sigmoid()
             self.net = None
         else:  # other sizes: Linear layers of these widths, `activation` after each but the last
-            self.net = layer_stack([in_features, *hidden_sizes, 1], ACTIVATIONS[activation])
+            sizes = [in_features, *hidden_sizes, 1]  # a sigmoid last: P(diabetes)
+            self.net = layer_stack(sizes, ACTIVATIONS[activation], last=torch.nn.Sigmoid)
 
         self.criterion = torch.nn.BCELoss(reduction="mean")
         self.optimizer = optimizer  # built in configure_optimizers: Lightning owns the parameters
@@ -216,12 +218,3 @@ class DiabetesClassifier(CourseLesson):
                 f"the data has {features} feature columns but the model expects "
                 f"{self.hparams.in_features}; set --model.init_args.in_features {features}"
             )
-
-
-def layer_stack(sizes: list[int], activation: type[torch.nn.Module]) -> torch.nn.Sequential:
-    """Linear layers of these widths with ``activation`` between; a sigmoid gives P(diabetes)."""
-    layers: list[torch.nn.Module] = []
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
-        layers += [torch.nn.Linear(fan_in, fan_out), activation()]
-    layers[-1] = torch.nn.Sigmoid()
-    return torch.nn.Sequential(*layers)

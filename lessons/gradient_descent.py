@@ -24,13 +24,14 @@ from typing import Any, Literal
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 
 class GradientDescent(CourseLesson):
     data_class = "datamodules.toy.ToyDataModule"
     config = "configs/gradient_descent_batch.yaml"
-    float32_only = True  # no autocast: the lesson is the hand-written arithmetic, in float64
+    no_mixed_precision = True  # no autocast: the lesson is the hand-written arithmetic, in float64
     updates_by_hand = True  # the update is written out in course_step
 
     def __init__(

@@ -18,7 +18,8 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 
 class LinearRegression(CourseLesson):

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from lessons import figures
-from lessons.base import CourseLesson, inputs_of
+from lessons.base import CourseLesson
+from lessons.common import inputs_of
 
 
 class LinearSearch(CourseLesson):

@@ -16,7 +16,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lessons import figures
-from lessons.base import inputs_of
+from lessons.common import inputs_of
 from lessons.linear_regression import LinearRegression
 
 #: The hours at which P(pass) is printed after training.

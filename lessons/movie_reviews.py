@@ -23,16 +23,16 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
-from lessons.classifier import ClassifierLesson
-from lessons.kaggle import HoldOutAccuracyLine
+from lessons.classifier import HOLD_OUT_LINE, ClassifierLesson
 from lessons.name_classifier import NameClassifier
 
 SENTIMENTS = ["negative", "somewhat negative", "neutral", "somewhat positive", "positive"]
 
 
-class SentimentClassifier(HoldOutAccuracyLine, NameClassifier):
+class SentimentClassifier(NameClassifier):
     data_class = "datamodules.movie_reviews.MovieReviewsDataModule"
     config = "configs/movie_reviews.yaml"
+    validation_line = HOLD_OUT_LINE
     loss_every = 100  # batches between the course's loss lines (lecture 13: 10 of its 53)
 
     def __init__(
@@ -51,7 +51,7 @@ class SentimentClassifier(HoldOutAccuracyLine, NameClassifier):
             hidden_size=hidden_size,
             n_layers=n_layers,
             bidirectional=bidirectional,
-            n_countries=len(SENTIMENTS),
+            n_classes=len(SENTIMENTS),
             optimizer=optimizer,
             print_every=print_every,
         )

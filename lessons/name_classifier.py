@@ -23,8 +23,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from lessons.base import inputs_of
 from lessons.classifier import ClassifierLesson
+from lessons.common import inputs_of
 
 EXPORT_REFUSAL = (
     "torch.export cannot follow pack_padded_sequence (its shapes are the names' lengths); "
@@ -43,6 +43,9 @@ def refuse_torch_export() -> None:
 
 
 class NameClassifier(ClassifierLesson):
+    """``n_classes``: the classes told apart, lesson 13's 18 countries (the movie reviews'
+    5 sentiments in ``SentimentClassifier``), the scores of the last ``Linear``."""
+
     data_class = "datamodules.names.NamesDataModule"
     config = "configs/names.yaml"
 
@@ -52,25 +55,23 @@ class NameClassifier(ClassifierLesson):
         hidden_size: int = 100,
         n_layers: int = 2,
         bidirectional: bool = True,
-        n_countries: int = 18,
+        n_classes: int = 18,
         optimizer: OptimizerCallable = torch.optim.Adam,
         print_every: int = 1,
     ) -> None:
-        super().__init__(num_classes=n_countries, optimizer=optimizer, print_every=print_every)
+        super().__init__(num_classes=n_classes, optimizer=optimizer, print_every=print_every)
         for name, value in (("n_chars", n_chars), ("hidden_size", hidden_size)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        if n_layers < 1 or n_countries < 2:
-            raise ValueError(
-                f"need n_layers ≥ 1 and n_countries ≥ 2, got {n_layers} and {n_countries}"
-            )
+        if n_layers < 1 or n_classes < 2:
+            raise ValueError(f"need n_layers ≥ 1 and n_classes ≥ 2, got {n_layers} and {n_classes}")
         self.save_hyperparameters()
         self.n_directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(n_chars, hidden_size)
         self.gru = nn.GRU(
             hidden_size, hidden_size, n_layers, bidirectional=bidirectional, batch_first=True
         )
-        self.fc = nn.Linear(hidden_size * self.n_directions, n_countries)
+        self.fc = nn.Linear(hidden_size * self.n_directions, n_classes)
         self.start = time.time()
 
     def setup(self, stage: str) -> None:
@@ -80,7 +81,7 @@ class NameClassifier(ClassifierLesson):
             if len(countries) != self.num_classes:
                 raise ValueError(
                     f"the data has {len(countries)} countries, the model scores "
-                    f"{self.num_classes}; set model.init_args.n_countries: {len(countries)}"
+                    f"{self.num_classes}; set model.init_args.n_classes: {len(countries)}"
                 )
             self.class_names = list(countries)  # what the confusion matrix is labelled with
 
@@ -135,7 +136,7 @@ class NameClassifier(ClassifierLesson):
 
     def on_validation_epoch_start(self) -> None:
         super().on_validation_epoch_start()
-        if self.printing() and not self.trainer.sanity_checking:
+        if self.prints_this_epoch() and not self.trainer.sanity_checking:
             self.print("evaluating trained model ...")
 
     def print_accuracy(self, correct: int, total: int) -> None:

@@ -28,17 +28,18 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import ClassifierLesson
-from lessons.kaggle import HoldOutAccuracyLine
+from lessons.classifier import HOLD_OUT_LINE, ClassifierLesson
+from lessons.common import layer_stack
 
 N_FEATURES = 93
 #: The competition's classes, in the order of the scores and of the submission's columns.
 CLASSES = [f"Class_{i}" for i in range(1, 10)]
 
 
-class OttoClassifier(HoldOutAccuracyLine, ClassifierLesson):
+class OttoClassifier(ClassifierLesson):
     data_class = "datamodules.otto.OttoDataModule"
     config = "configs/otto.yaml"
+    validation_line = HOLD_OUT_LINE
 
     def __init__(
         self,
@@ -51,11 +52,7 @@ class OttoClassifier(HoldOutAccuracyLine, ClassifierLesson):
             raise ValueError(f"hidden_sizes must all be at least 1, got {hidden_sizes}")
         self.save_hyperparameters()
         self.class_names = CLASSES
-        sizes = [N_FEATURES, *hidden_sizes, len(CLASSES)]
-        layers: list[nn.Module] = []
-        for size_in, size_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(size_in, size_out), nn.ReLU()]
-        self.net = nn.Sequential(*layers[:-1])  # no ReLU after the last layer
+        self.net = layer_stack([N_FEATURES, *hidden_sizes, len(CLASSES)], nn.ReLU)  # scores
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -25,10 +25,11 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
-from lessons.classifier import DigitClassifier
+from lessons.classifier import ClassifierLesson
+from lessons.common import layer_stack
 
 
-class SoftmaxClassifier(DigitClassifier):
+class SoftmaxClassifier(ClassifierLesson):
     data_class = "datamodules.mnist.MNISTDataModule"
     config = "configs/mnist.yaml"
 
@@ -42,11 +43,7 @@ class SoftmaxClassifier(DigitClassifier):
         if not all(size >= 1 for size in hidden_sizes):
             raise ValueError(f"hidden_sizes must all be at least 1, got {hidden_sizes}")
         self.save_hyperparameters()
-        sizes = [28 * 28, *hidden_sizes, 10]
-        layers: list[nn.Module] = []
-        for size_in, size_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(size_in, size_out), nn.ReLU()]
-        self.net = nn.Sequential(*layers[:-1])  # no ReLU after the last layer
+        self.net = layer_stack([28 * 28, *hidden_sizes, 10], nn.ReLU)  # raw scores last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.view(-1, 28 * 28))

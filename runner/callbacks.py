@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 
-from lessons.base import print_above_the_bar
+from lessons.common import print_above_the_bar
 from runner.loggers import add_figures_to_tensorboard
 
 

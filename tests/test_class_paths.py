@@ -1,9 +1,7 @@
 """Every class path that a config or an earlier checkpoint names still imports.
 
-Lesson 11's blocks moved into ``lessons/advanced_cnn.py`` and ``DigitClassifier`` into
-``lessons/classifier.py``; ``lessons/blocks.py`` and ``lessons/digits.py`` stay as aliases of
-them, for code and checkpoints that name the old paths. A checkpoint names its lesson class
-by the path the config gave (``hyper_parameters._class_path``), and no lesson class moved.
+A checkpoint names its lesson class by the path the config gave
+(``hyper_parameters._class_path``), and no lesson class moved.
 """
 
 from __future__ import annotations
@@ -55,15 +53,3 @@ def test_every_class_path_of_every_config_imports(config):
 @pytest.mark.parametrize("class_path", EARLIER_PATHS)
 def test_lesson_classes_import_from_their_earlier_paths(class_path):
     assert isinstance(resolve(class_path), type)
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("lessons.digits.DigitClassifier", "lessons.classifier.DigitClassifier"),
-        ("lessons.blocks.InceptionA", "lessons.advanced_cnn.InceptionA"),
-        ("lessons.blocks.ResidualBlock", "lessons.advanced_cnn.ResidualBlock"),
-    ],
-)
-def test_moved_classes_keep_their_old_import_path(old, new):
-    assert resolve(old) is resolve(new)

@@ -52,7 +52,7 @@ def test_every_config_learns_in_bf16_mixed_under_autocast(run_cli, name):
     result = run_cli("fit", name, *short_fit(name), "--trainer.precision", "bf16-mixed", probe)
     assert_learned(result.model)
     (probe,) = (c for c in result.trainer.callbacks if isinstance(c, AutocastProbe))
-    if getattr(result.model, "float32_only", False):  # lessons 3-4: hand-written arithmetic
+    if getattr(result.model, "no_mixed_precision", False):  # lessons 3-4: hand-written arithmetic
         assert True not in probe.autocast_seen
     elif not hasattr(result.model, "mse_list"):  # lesson 2 searches in NumPy floats
         assert probe.autocast_seen == {True}
