@@ -288,13 +288,17 @@ def explain_parse_error(parser: LightningArgumentParser, args: list[str], messag
         guess = f"; did you mean {meant[0]}?" if meant else ""
         return f"{given!r} is no subcommand{guess} ({choices})"
     message = one_line(message).rstrip(".")
-    unknown = unknown_option(args, message)
+    unknown = unknown_option(args, message, parser)
     meant = unknown and nearest_options(parser, args, unknown)
     return f"{message}; did you mean {' or '.join(meant)}?" if meant else message
 
 
-def unknown_option(args: list[str], message: str) -> str | None:
-    """The argument (``--trainer.max_epoch``) that a parse error says no option takes.
+def unknown_option(
+    args: list[str], message: str, parser: LightningArgumentParser | None = None
+) -> str | None:
+    """The argument (``--trainer.max_epoch``) that a parse error says no option takes: named
+    in the message (its wording differs between jsonargparse versions), else the one option
+    without which the other arguments parse.
 
     >>> unknown_option(["fit", "--trainer.max_epoch", "3"], "unrecognized arguments: "
     ...                "--trainer.max_epoch 3")
@@ -302,27 +306,31 @@ def unknown_option(args: list[str], message: str) -> str | None:
     >>> unknown_option(["fit", "--model.init_args.lr=1"], 'Parser key "model": Problem with '
     ...                "given class_path 'x.Y': Option 'lr' is not accepted")
     '--model.init_args.lr'
+    >>> unknown_option(["fit", "--data.init_args.batchsize", "8"], 'Parser key "data": '
+    ...                "Problem with given class_path 'x.Y': Key 'batchsize' is not expected")
+    '--data.init_args.batchsize'
     """
-    if found := re.search(r"unrecognized arguments: (--[^\s=]+)", message):
+    if found := re.search(r"unrecognized arguments: (--[^\s=]+)", message, re.IGNORECASE):
         return found[1]
-    found = re.search(r"Parser key \"([\w.]+)\".*Option '([\w.]+)' is not accepted", message)
+    found = re.search(
+        r"Parser key \"([\w.]+)\".*(?:Option|Key) '([\w.]+)' is not (?:accepted|expected)", message
+    )
     if found:
         key, leaf = found.groups()
         for arg in args:
             option = arg.split("=", 1)[0]
             if option.startswith(f"--{key}.") and option.endswith(f".{leaf}"):
                 return option
-    return None
+    if parser is None:
+        return None
+    options = [arg.split("=", 1)[0] for arg in args if arg.startswith("--") and "." in arg]
+    return next((option for option in options if parses(parser, without(args, option))), None)
 
 
-def nearest_options(parser: LightningArgumentParser, args: list[str], unknown: str) -> list[str]:
-    """The real options of ``unknown``'s group (``--model``, ``--trainer``) whose last name is
-    its own (``--model.init_args.lr``: the optimizer's lr) or the closest spelling of it
-    (``--trainer.max_epoch``: max_epochs). The options are the keys of the config that the
-    other arguments give, parsed again without ``unknown``."""
-    subcommand = requested_subcommand(args)
+def without(args: list[str], unknown: str) -> list[str]:
+    """``args`` less ``unknown`` and its value, and less any request for help."""
     rest, index = [], 0
-    while index < len(args):  # the other arguments: not the unknown one and its value, no help
+    while index < len(args):
         arg, index = args[index], index + 1
         option = arg.split("=", 1)[0]
         if option == unknown:
@@ -330,10 +338,26 @@ def nearest_options(parser: LightningArgumentParser, args: list[str], unknown: s
             index += has_value
         elif option not in ("-h", "--help", "--print_config"):
             rest.append(arg)
+    return rest
+
+
+def parses(parser: LightningArgumentParser, args: list[str]) -> Any:
+    """The config ``args`` give, or None where they do not parse."""
     try:
-        keys = list(parser.parse_args(rest)[subcommand].keys())
+        return parser.parse_args(args)
     except (ArgumentError, SystemExit, KeyError, TypeError):
+        return None
+
+
+def nearest_options(parser: LightningArgumentParser, args: list[str], unknown: str) -> list[str]:
+    """The real options of ``unknown``'s group (``--model``, ``--trainer``) whose last name is
+    its own (``--model.init_args.lr``: the optimizer's lr) or the closest spelling of it
+    (``--trainer.max_epoch``: max_epochs). The options are the keys of the config that the
+    other arguments give, parsed again without ``unknown``."""
+    config = parses(parser, without(args, unknown))
+    if config is None:
         return []
+    keys = list(config[requested_subcommand(args)].keys())
     name = unknown.removeprefix("--")
     group, leaf = name.split(".", 1)[0], name.rsplit(".", 1)[-1]
     in_group = [key for key in keys if key.startswith(f"{group}.")]

@@ -124,7 +124,8 @@ def test_an_abbreviated_option_is_refused_and_the_option_named(cli_exit, tmp_pat
     """argparse would take ``--trainer.max_epoch`` for ``--trainer.max_epochs`` silently."""
     exit_message = cli_exit("fit", "--config", config("linear_regression"), *QUIET,
                             "--trainer.max_epoch", "3")  # fmt: skip
-    assert exit_message.startswith("error: unrecognized arguments: --trainer.max_epoch 3")
+    # "Unrecognized" in jsonargparse 4.39, "unrecognized" in newer ones
+    assert exit_message.lower().startswith("error: unrecognized arguments: --trainer.max_epoch 3")
     assert "did you mean --trainer.max_epochs? `python cli.py fit --help`" in exit_message
     assert not (tmp_path / "runs").exists()
 
