@@ -15,6 +15,7 @@ is no file names a config shipped with the package (``diabetes``, ``trainer/ddp_
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
 import re
@@ -44,7 +45,7 @@ from runner.checkpoints import (
 )
 from runner.progress import LessonProgressBar
 from runner.slurm import Preemption, refuse_wrong_allocation, resume_point
-from runner.start import quiet_dependencies, start_run
+from runner.start import end_run, quiet_dependencies, start_run
 from runner.summary import already_finished, fit_summary, write_beside_its_run
 
 #: Where the run folders go unless the config or --trainer.default_root_dir says otherwise.
@@ -436,6 +437,7 @@ def run() -> None:
         from datamodules.download import main as download
 
         sys.exit(download(sys.argv[2:], program))
+    atexit.register(end_run)
     if os.environ.get("LESSONS_DEBUG"):
         main()
         return

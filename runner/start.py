@@ -1,6 +1,7 @@
 """How a run starts, the same in the CLI and in the notebooks: ``start_run(lesson)`` before the
-Trainer is built. It does two things, and importing ``lessons`` does neither: a Lightning user's
-own script that never calls it keeps Lightning's and torch's own behaviour.
+Trainer is built (and how a CLI run ends: ``end_run``). It does two things, and importing
+``lessons`` does neither: a Lightning user's own script that never calls it keeps Lightning's
+and torch's own behaviour.
 
 - It quiets what a learner cannot act on (``quiet_dependencies``); warnings about the learner's
   own settings still show.
@@ -110,3 +111,15 @@ def quiet_dependencies() -> None:
 def not_for_learners(record: logging.LogRecord) -> bool:
     message = record.getMessage()
     return not message.startswith("💡 Tip") and "`weights_only` was not set" not in message
+
+
+def end_run() -> None:
+    """Close the process group a DDP run formed (the CLI calls it at exit, as Lightning does
+    for NCCL groups only).
+
+    A gloo group left to the interpreter's shutdown aborts the process in about every other
+    run at torch 2.11 ("terminate called without an active exception", exit code -6, after the
+    run has finished and saved everything), which torchrun reports as a failed job.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
