@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 
 import lightning as L
@@ -25,8 +26,10 @@ from lightning.pytorch.utilities import rank_zero_info
 #: MLP and the Otto homework's. One thread runs them as fast as torch's default (one per core)
 #: there, within the spread, and many times faster beside other busy work. Every other lesson
 #: - the convolutional nets of lessons 10-11, the GRUs of lesson 13 and the movie reviews -
-#: shares its steps among the cores faster on a quiet machine: torch's default. Measured by
-#: bench/thread_steps.py and bench/threads.py (docs/en/benchmarks.md).
+#: shares its steps among the cores faster on a quiet machine, but beside busy work a thread
+#: that shares a core with it holds up every step (1.5-5× slower than one thread): those get
+#: the cores that are free of other work when the run starts, at most torch's default.
+#: Measured by bench/thread_steps.py and bench/threads.py (docs/en/benchmarks.md).
 ONE_THREAD = (
     "lessons.base.CourseLesson",
     "lessons.softmax.SoftmaxClassifier",
@@ -77,11 +80,17 @@ def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
         return f"CPU threads: {threads}, from torch.set_num_threads"
     paths = {f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__}
     if paths.isdisjoint(ONE_THREAD):
-        _chosen = TORCH_DEFAULT
+        busy = busy_cores()
+        _chosen = max(1, min(TORCH_DEFAULT, len(usable_cores()) - busy))
         torch.set_num_threads(_chosen)
+        if _chosen == TORCH_DEFAULT:
+            return (
+                f"CPU threads: {_chosen}, torch's default, as {name} shares its steps among "
+                "the cores (OMP_NUM_THREADS=N sets your own)"
+            )
         return (
-            f"CPU threads: {_chosen}, torch's default, as {name} shares its steps among the "
-            "cores (beside other busy work OMP_NUM_THREADS=1 is faster)"
+            f"CPU threads: {_chosen}, the cores free of other work ({busy} busy) for {name}'s "
+            "steps (OMP_NUM_THREADS=N sets your own)"
         )
     _chosen = 1
     torch.set_num_threads(_chosen)
@@ -89,6 +98,44 @@ def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
         f"CPU threads: 1, as {name}'s steps are too small to share "
         "(OMP_NUM_THREADS=N sets your own)"
     )
+
+
+def busy_cores(seconds: float = 0.2) -> int:
+    """How many of this process's cores other work keeps busy, from the kernel's counters
+    (Linux's /proc/stat) over ``seconds``, rounded; 0 where there are none to read."""
+    cores = usable_cores()
+    try:
+        before, own = cpu_times(cores), time.process_time()
+        time.sleep(seconds)
+        after, own = cpu_times(cores), time.process_time() - own
+    except (OSError, ValueError):
+        return 0
+    busy = after[0] - before[0] - own
+    total = after[1] - before[1]
+    return round(len(cores) * max(0.0, busy) / total) if total > 0 else 0
+
+
+def usable_cores() -> set[int]:
+    """The cores this process may run on (all of them where the system does not say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return os.sched_getaffinity(0)
+    return set(range(os.cpu_count() or 1))
+
+
+def cpu_times(cores: set[int]) -> tuple[float, float]:
+    """(busy, all) seconds of ``cores`` since boot: user, nice, system, irq, softirq and steal
+    are busy; idle and iowait are not."""
+    busy = total = 0.0
+    with open("/proc/stat", encoding="ascii") as stat:  # Linux only: OSError elsewhere
+        tick = os.sysconf("SC_CLK_TCK")
+        for line in stat:
+            name, *fields = line.split()
+            if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores):
+                continue
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, fields[:8])
+            busy += (user + nice + system + irq + softirq + steal) / tick
+            total += (user + nice + system + idle + iowait + irq + softirq + steal) / tick
+    return busy, total
 
 
 def quiet_dependencies() -> None:

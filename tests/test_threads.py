@@ -37,7 +37,7 @@ def fit(tmp_path: Path, **settings: str) -> tuple[str, int]:
     threads torch trained with."""
     done = subprocess.run(
         [sys.executable, str(REPO / "cli.py"), "fit", "--config", config("linear_regression"),
-         *QUIET, "--model.init_args.steps_per_batch", "1",
+         *QUIET, "--model.init_args.updates_per_batch", "1",
          "--trainer.callbacks+=helpers.ThreadsAtFit"],
         cwd=tmp_path, env=environment(**settings), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -90,9 +90,59 @@ def test_a_notebooks_start_chooses_as_the_cli_and_keeps_the_users_count():
     default = torch_default()
     small, large, users, gpu = [line.split(" | ") for line in done.stdout.splitlines()]
     assert small[0] == "1" and small[1].startswith("CPU threads: 1,")
-    assert large[0] == str(default) and large[1].startswith(f"CPU threads: {default}, torch's")
+    assert large == [str(shared_count(large[1], default)), large[1]]
     assert users == ["3", "CPU threads: 3, from torch.set_num_threads"]
     assert gpu == ["3", "None"]
+
+
+def shared_count(line: str, default: int) -> int:
+    """The count a lesson that shares its steps should get by what its line says: torch's
+    default, or the cores free of the busy ones the line names."""
+    if line.startswith(f"CPU threads: {default}, torch's default, as CNN shares its steps"):
+        return default
+    busy = int(
+        re.fullmatch(
+            r"CPU threads: \d+, the cores free of other work \((\d+) busy\) "
+            r"for CNN's steps \(OMP_NUM_THREADS=N sets your own\)",
+            line,
+        )[1]
+    )
+    assert busy > 0
+    return max(1, min(default, len(os.sched_getaffinity(0)) - busy))
+
+
+BUSY_BESIDE = """
+import subprocess, sys, time
+import torch
+from runner.start import start_run
+from lessons.cnn import CNN
+
+beside = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(CORES)]
+try:
+    time.sleep(0.5)  # the busy loops are running
+    line = start_run(CNN)
+finally:
+    for process in beside:
+        process.kill()
+print(torch.get_num_threads(), line, sep=" | ")
+"""
+
+
+def test_a_lesson_that_shares_its_steps_leaves_the_cores_busy_work_holds():
+    """Lesson 10 started beside as many busy loops as cores: one thread, and the line says
+    why (a thread on a busy core holds up every step; bench/thread_steps.py --busy 1)."""
+    default = torch_default()
+    if default < 2:
+        pytest.skip("one core: one thread whatever the load")
+    cores = len(os.sched_getaffinity(0))
+    done = subprocess.run(
+        [sys.executable, "-c", BUSY_BESIDE.replace("CORES", str(cores))], cwd=REPO,
+        env=environment(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    threads, line = done.stdout.strip().split(" | ")
+    assert int(threads) == 1 == shared_count(line, default)
+    assert re.search(rf"\(({cores}|{cores - 1}) busy\)", line), line
 
 
 IMPORTS = """
