@@ -44,7 +44,7 @@ def train(name: str, lr: float, epochs: int) -> cli.LessonsCLI:
                 "--trainer.enable_model_summary=false",
                 f"--model.init_args.optimizer=torch.optim.{name}",
                 f"--model.init_args.optimizer.init_args.lr={lr}",
-                f"--model.init_args.updates_per_batch={epochs}",
+                f"--model.init_args.course_steps_per_batch={epochs}",
                 "--model.init_args.print_every=0",
             ]
         )

@@ -52,15 +52,15 @@ FIGURES = [
     Figure("lesson4_loss", 4, "backprop_quadratic", "loss.png"),
     Figure(
         "lesson5_loss", 5, "linear_regression", "loss.png",
-        ("--model.init_args.updates_per_batch", "100"),
+        ("--model.init_args.course_steps_per_batch", "100"),
     ),
     Figure(
         "lesson6_p_pass", 6, "logistic_regression", "p_pass.png",
-        ("--model.init_args.updates_per_batch", "100"),
+        ("--model.init_args.course_steps_per_batch", "100"),
     ),
     Figure(
         "lesson7_loss", 7, "diabetes", "loss.png",
-        ("--trainer.max_epochs", "2", "--model.init_args.updates_per_batch", "100"),
+        ("--trainer.max_epochs", "2", "--model.init_args.course_steps_per_batch", "100"),
     ),
     Figure("lesson8_loss_iterations", 8, "diabetes_minibatch", "loss_iterations.png",
            ("--trainer.max_epochs", "2")),

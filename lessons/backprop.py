@@ -56,11 +56,11 @@ class Backprop(CourseLesson):
         self,
         model: Literal["linear", "quadratic", "affine"] = "linear",
         lr: float = 0.01,
-        updates_per_batch: int = 100,
+        course_steps_per_batch: int = 100,
         print_every: int = 10,
         print_grads: bool = False,
     ) -> None:
-        super().__init__(updates_per_batch, print_every)
+        super().__init__(course_steps_per_batch, print_every)
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
         self.save_hyperparameters()

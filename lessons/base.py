@@ -2,13 +2,14 @@
 
 The course counts *epochs* of full-batch training in the hundreds or thousands. Paying a
 Lightning training step (hooks, logging, progress bar) for each of them costs far more than
-the maths on toy data, so a ``CourseLesson`` makes ``updates_per_batch`` updates on each batch
-Lightning hands it, with manual optimisation: on data that is one batch (lessons 3-7, 12)
-each update is a course epoch and one Lightning epoch a block of them; on mini-batches
-(lesson 8) it is 1, one update an iteration. ``trainer.global_step`` counts every update.
+the maths on toy data, so a ``CourseLesson`` runs the course's loop body, ``course_step``,
+``course_steps_per_batch`` times on each batch Lightning hands it, with manual optimisation: on
+data that is one batch (lessons 3-7, 12) each course step is a course epoch and one Lightning
+epoch a block of them; on mini-batches (lesson 8) it is 1, a course step an iteration.
+``trainer.global_step`` counts course steps.
 
-A lesson implements ``course_step(batch) -> loss``: one course epoch on ``batch``, update
-included, written as the course writes it - ``optimizer.zero_grad()``,
+A lesson implements ``course_step(batch) -> loss``: one pass of the course's loop body over
+``batch``, its updates included, written as the course writes it - ``optimizer.zero_grad()``,
 ``self.manual_backward(loss)``, ``optimizer.step()`` with ``optimizer = self.optimizers()``,
 or by hand (lessons 2-4). ``self.course_epoch`` is the course epoch being run and
 ``self.printing`` says whether to print its lines. ``print_every`` means the same in every
@@ -79,18 +80,19 @@ class CourseLesson(L.LightningModule):
 
     def __init__(
         self,
-        updates_per_batch: int = 1,
+        course_steps_per_batch: int = 1,
         print_every: int = 0,
         gradient_clip_val: float | None = None,
     ) -> None:
-        """``updates_per_batch``: updates on each batch (course epochs, on data that is one
-        batch). ``print_every``: every N-th of the course's lines (1: all; 0: none).
-        ``gradient_clip_val``: the largest gradient norm an update
-        takes (None: no clipping), what ``Trainer(gradient_clip_val=...)`` does for a lesson
-        whose updates Lightning runs."""
+        """``course_steps_per_batch``: course steps on each batch (course epochs, on data that
+        is one batch). ``print_every``: every N-th of the course's lines (1: all; 0: none).
+        ``gradient_clip_val``: the largest gradient norm an update takes (None: no clipping),
+        what ``Trainer(gradient_clip_val=...)`` does for a lesson whose updates Lightning runs."""
         super().__init__()
-        if updates_per_batch < 1:
-            raise ValueError(f"updates_per_batch must be at least 1, got {updates_per_batch}")
+        if course_steps_per_batch < 1:
+            raise ValueError(
+                f"course_steps_per_batch must be at least 1, got {course_steps_per_batch}"
+            )
         if print_every < 0:
             raise ValueError(f"print_every must be 0 (no lines) or more, got {print_every}")
         if gradient_clip_val is not None and gradient_clip_val <= 0:
@@ -98,7 +100,7 @@ class CourseLesson(L.LightningModule):
         self.automatic_optimization = False
         self.update_through_lightning = True  # decided when training starts
         self.direct_optimizer: DirectOptimizer | None = None
-        self.updates_per_batch = updates_per_batch
+        self.course_steps_per_batch = course_steps_per_batch
         #: The largest gradient norm an update takes (None: no clipping): what
         #: ``Trainer(gradient_clip_val=...)`` does under automatic optimisation.
         self.gradient_clip_val = gradient_clip_val
@@ -127,11 +129,11 @@ class CourseLesson(L.LightningModule):
                 "would train separate copies; run it on one device (--trainer.devices 1)"
             )
         finder = any(isinstance(c, LearningRateFinder) for c in self.trainer.callbacks)
-        if stage == "fit" and finder and self.updates_per_batch > 1:
+        if stage == "fit" and finder and self.course_steps_per_batch > 1:
             raise ValueError(
                 f"the learning-rate finder tries one learning rate per training step, and "
-                f"{type(self).__name__} makes {self.updates_per_batch} updates in each; "
-                "run it with one per step: --model.init_args.updates_per_batch 1"
+                f"{type(self).__name__} runs {self.course_steps_per_batch} course steps in each; "
+                "run it with one per step: --model.init_args.course_steps_per_batch 1"
             )
 
     def check_data(self, datamodule: L.LightningDataModule | None) -> None:
@@ -150,8 +152,9 @@ class CourseLesson(L.LightningModule):
                 else "this lesson takes no clipping (lessons 7-8 do: gradient_clip_val)"
             )
             raise ValueError(
-                f"{name} runs its own updates ({self.updates_per_batch} a training "
-                f"step), which the Trainer cannot clip; drop --trainer.gradient_clip_val: {instead}"
+                f"{name} runs its own updates ({self.course_steps_per_batch} course steps a "
+                "training step), which the Trainer cannot clip; drop "
+                f"--trainer.gradient_clip_val: {instead}"
             )
         if trainer.accumulate_grad_batches != 1:
             raise ValueError(
@@ -176,7 +179,7 @@ class CourseLesson(L.LightningModule):
     def with_found_lr(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         return with_found_lr(optimizer, self.lr)
 
-    # --- the course's loop: updates_per_batch updates a training step ---
+    # --- the course's loop: course_steps_per_batch course steps a training step ---
 
     def compute_loss(self, y_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``self.criterion`` in float32 whatever the precision: a loss summed over samples
@@ -193,7 +196,7 @@ class CourseLesson(L.LightningModule):
         self.direct_optimizer = DirectOptimizer(optimizer, self) if direct else None
         epochs, batches = self.trainer.max_epochs, self.trainer.num_training_batches
         if epochs is not None and epochs >= 0:
-            self.last_course_epoch = epochs * batches * self.updates_per_batch - 1
+            self.last_course_epoch = epochs * batches * self.course_steps_per_batch - 1
 
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
         """Lightning's optimizer wrapper, or a direct one where its hooks add nothing."""
@@ -240,11 +243,11 @@ class CourseLesson(L.LightningModule):
         optimizer.step()
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        """``updates_per_batch`` updates on ``batch``; returns the last one's loss."""
+        """``course_steps_per_batch`` course steps on ``batch``; returns the last one's loss."""
         losses = []
         scheduled = bool(self.trainer.lr_scheduler_configs)  # swapped only between steps
         with self.full_precision() if self.no_mixed_precision else contextlib.nullcontext():
-            for step in range(self.updates_per_batch):
+            for step in range(self.course_steps_per_batch):
                 self.course_epoch = len(self.loss_history) + step
                 self.printing = self.print_every > 0 and (
                     self.course_epoch % self.print_every == 0
@@ -255,7 +258,7 @@ class CourseLesson(L.LightningModule):
                     self.step_schedulers("step")  # a schedule by update moves on
         if self.updates_by_hand:  # count each course epoch as Lightning counts optimizer steps:
             # global_step drives checkpoints and resuming
-            count_updates_by_hand(self.trainer, self.updates_per_batch)
+            count_updates_by_hand(self.trainer, self.course_steps_per_batch)
         losses = torch.stack(losses).float()
         if not torch.isfinite(losses).all():
             self.stop_diverged(losses)

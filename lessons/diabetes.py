@@ -60,14 +60,14 @@ class DiabetesClassifier(CourseLesson):
         hidden_sizes: list[int] = [6, 4],  # noqa: B006 (jsonargparse shows list defaults)
         activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
         optimizer: OptimizerCallable = torch.optim.SGD,
-        updates_per_batch: int = 1,
+        course_steps_per_batch: int = 1,
         print_every: int = 10_000,
         gradient_clip_val: float | None = None,
     ) -> None:
         """``print_every``: course epochs (lesson 8: iterations) between printed lines;
         1: every one, as the course; 0: none. The last one is always printed.
         ``gradient_clip_val``: clip each update's gradient norm (None: never, as the course)."""
-        super().__init__(updates_per_batch, print_every, gradient_clip_val)
+        super().__init__(course_steps_per_batch, print_every, gradient_clip_val)
         self.save_hyperparameters()
         if (in_features, hidden_sizes, activation) == COURSE_NET:  # the course's Model
             self.linear1 = torch.nn.Linear(8, 6)
@@ -127,7 +127,7 @@ class DiabetesClassifier(CourseLesson):
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         self.iteration = batch_idx
-        loss = super().training_step(batch, batch_idx)  # updates_per_batch course epochs
+        loss = super().training_step(batch, batch_idx)  # course_steps_per_batch course steps
         x, y = batch
         if batch_idx < self.trainer.num_training_batches and self.current_epoch == 0:
             self.train_positives += float(y.sum())  # for the majority-class baseline
@@ -142,7 +142,7 @@ class DiabetesClassifier(CourseLesson):
         mean loss of each epoch against epoch, and the loss of each iteration against iteration.
         The confusion matrix of the last validation, if there was one."""
         losses, validation = self.loss_history, self.val_loss_history
-        per_epoch = self.trainer.num_training_batches * self.updates_per_batch  # iterations
+        per_epoch = self.trainer.num_training_batches * self.course_steps_per_batch  # iterations
         if self.trainer.num_training_batches == 1:  # full batch: each step is a course epoch
             curves = {"train": (range(len(losses)), losses)}
             if validation:

@@ -29,10 +29,10 @@ class LinearRegression(CourseLesson):
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.SGD,
-        updates_per_batch: int = 100,
+        course_steps_per_batch: int = 100,
         print_every: int = 100,
     ) -> None:
-        super().__init__(updates_per_batch, print_every)
+        super().__init__(course_steps_per_batch, print_every)
         self.save_hyperparameters()
         self.optimizer = optimizer
         self.linear = torch.nn.Linear(1, 1)

@@ -30,10 +30,10 @@ class LogisticRegression(LinearRegression):
     def __init__(
         self,
         optimizer: OptimizerCallable = torch.optim.SGD,
-        updates_per_batch: int = 100,
+        course_steps_per_batch: int = 100,
         print_every: int = 100,
     ) -> None:
-        super().__init__(optimizer, updates_per_batch, print_every)
+        super().__init__(optimizer, course_steps_per_batch, print_every)
         self.criterion = torch.nn.BCELoss(reduction="sum")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -46,10 +46,10 @@ class HelloLesson(CourseLesson):
         self,
         optimizer: OptimizerCallable,
         vocabulary: str,
-        updates_per_batch: int,
+        course_steps_per_batch: int,
         print_every: int,
     ) -> None:
-        super().__init__(updates_per_batch, print_every)
+        super().__init__(course_steps_per_batch, print_every)
         if not vocabulary or len(set(vocabulary)) != len(vocabulary):
             raise ValueError(f"vocabulary must list distinct characters, got {vocabulary!r}")
         self.optimizer = optimizer
@@ -122,10 +122,10 @@ class HelloRNNCell(HelloLesson):
         self,
         optimizer: OptimizerCallable = torch.optim.Adam,
         vocabulary: str = VOCABULARY,
-        updates_per_batch: int = 5,
+        course_steps_per_batch: int = 5,
         print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, updates_per_batch, print_every)
+        super().__init__(optimizer, vocabulary, course_steps_per_batch, print_every)
         self.save_hyperparameters()
         # The hidden state is read as the scores: its size is the number of characters.
         self.rnncell = nn.RNNCell(input_size=len(vocabulary), hidden_size=len(vocabulary))
@@ -149,10 +149,10 @@ class HelloRNN(HelloLesson):
         optimizer: OptimizerCallable = torch.optim.Adam,
         vocabulary: str = VOCABULARY,
         num_layers: int = 1,
-        updates_per_batch: int = 5,
+        course_steps_per_batch: int = 5,
         print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, updates_per_batch, print_every)
+        super().__init__(optimizer, vocabulary, course_steps_per_batch, print_every)
         self.save_hyperparameters()
         size = len(vocabulary)
         self.rnn = nn.RNN(input_size=size, hidden_size=size, num_layers=num_layers)
@@ -173,10 +173,10 @@ class HelloEmbedding(HelloLesson):
         embedding_size: int = 10,
         hidden_size: int = 8,
         num_layers: int = 2,
-        updates_per_batch: int = 5,
+        course_steps_per_batch: int = 5,
         print_every: int = 1,
     ) -> None:
-        super().__init__(optimizer, vocabulary, updates_per_batch, print_every)
+        super().__init__(optimizer, vocabulary, course_steps_per_batch, print_every)
         self.save_hyperparameters()
         self.emb = nn.Embedding(len(vocabulary), embedding_size)
         self.rnn = nn.RNN(embedding_size, hidden_size, num_layers, batch_first=True)

@@ -41,7 +41,7 @@ class TitanicClassifier(DiabetesClassifier):
         hidden_sizes: list[int] = [6, 4],  # noqa: B006 (jsonargparse shows list defaults)
         activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
         optimizer: OptimizerCallable = torch.optim.SGD,
-        updates_per_batch: int = 1,
+        course_steps_per_batch: int = 1,
         print_every: int = 100,
         gradient_clip_val: float | None = None,
     ) -> None:
@@ -51,7 +51,7 @@ class TitanicClassifier(DiabetesClassifier):
             hidden_sizes,
             activation,
             optimizer,
-            updates_per_batch,
+            course_steps_per_batch,
             print_every,
             gradient_clip_val,
         )

@@ -17,7 +17,7 @@ class LessonProgressBar(TQDMProgressBar):
       bar redraws and re-reads the logged metrics every ``refresh_rate`` steps, which costs
       about 0.4 ms a step on a CPU, as much as the rest of Lightning's step; here a step that
       does not redraw costs one clock reading.
-    - A lesson that runs many course epochs in one training step (``updates_per_batch``, on
+    - A lesson that runs many course epochs in one training step (``course_steps_per_batch``, on
       data that is one batch: lessons 3-7, 12) gets one bar over the whole fit that counts
       course epochs (``len(loss_history)``), where Lightning's would read ``0/1`` and jump.
     - The line fits an 80-column terminal: no rate, no run version, the lesson's ``prog_bar``
@@ -51,7 +51,7 @@ class LessonProgressBar(TQDMProgressBar):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
-        per_step = getattr(pl_module, "updates_per_batch", 1)
+        per_step = getattr(pl_module, "course_steps_per_batch", 1)
         self.course_epochs = per_step > 1 and trainer.num_training_batches == 1
         if self.course_epochs and trainer.max_epochs is not None and trainer.max_epochs > 0:
             bar = self.train_progress_bar

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 import warnings
 
@@ -28,7 +29,7 @@ from lightning.pytorch.utilities import rank_zero_info
 #: - the convolutional nets of lessons 10-11, the GRUs of lesson 13 and the movie reviews -
 #: shares its steps among the cores faster on a quiet machine, but beside busy work a thread
 #: that shares a core with it holds up every step (1.5-5× slower than one thread): those get
-#: the cores that are free of other work when the run starts, at most torch's default.
+#: torch's default less the cores other work keeps busy when the run starts.
 #: Measured by bench/thread_steps.py and bench/threads.py (docs/en/benchmarks.md).
 ONE_THREAD = (
     "lessons.base.CourseLesson",
@@ -80,8 +81,10 @@ def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
         return f"CPU threads: {threads}, from torch.set_num_threads"
     paths = {f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__}
     if paths.isdisjoint(ONE_THREAD):
-        busy = busy_cores()
-        _chosen = max(1, min(TORCH_DEFAULT, len(usable_cores()) - busy))
+        # torch's default counts physical cores, the kernel logical ones (hyperthreads): a busy
+        # logical core takes one of torch's threads all the same.
+        busy = busy_cores() if TORCH_DEFAULT > 1 else 0
+        _chosen = max(1, TORCH_DEFAULT - busy)
         torch.set_num_threads(_chosen)
         if _chosen == TORCH_DEFAULT:
             return (
@@ -89,8 +92,8 @@ def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
                 "the cores (OMP_NUM_THREADS=N sets your own)"
             )
         return (
-            f"CPU threads: {_chosen}, the cores free of other work ({busy} busy) for {name}'s "
-            "steps (OMP_NUM_THREADS=N sets your own)"
+            f"CPU threads: {_chosen}, as {busy} of {len(usable_cores())} cores are busy with "
+            f"other work and {name} shares its steps (OMP_NUM_THREADS=N sets your own)"
         )
     _chosen = 1
     torch.set_num_threads(_chosen)
@@ -100,19 +103,21 @@ def choose_threads(lesson: L.LightningModule | type[L.LightningModule]) -> str:
     )
 
 
-def busy_cores(seconds: float = 0.2) -> int:
+def busy_cores() -> int:
     """How many of this process's cores other work keeps busy, from the kernel's counters
-    (Linux's /proc/stat) over ``seconds``, rounded; 0 where there are none to read."""
+    (Linux's /proc/stat) over 0.2 s, to the nearest core; 0 where there are none to read."""
     cores = usable_cores()
     try:
-        before, own = cpu_times(cores), time.process_time()
-        time.sleep(seconds)
-        after, own = cpu_times(cores), time.process_time() - own
+        before, own_start = cpu_ticks(cores), time.process_time()
+        time.sleep(0.2)
+        after, own_seconds = cpu_ticks(cores), time.process_time() - own_start
     except (OSError, ValueError):
         return 0
-    busy = after[0] - before[0] - own
     total = after[1] - before[1]
-    return round(len(cores) * max(0.0, busy) / total) if total > 0 else 0
+    if total <= 0:
+        return 0
+    busy = after[0] - before[0] - own_seconds * os.sysconf("SC_CLK_TCK")
+    return int(len(cores) * max(0.0, busy) / total + 0.5)
 
 
 def usable_cores() -> set[int]:
@@ -122,19 +127,18 @@ def usable_cores() -> set[int]:
     return set(range(os.cpu_count() or 1))
 
 
-def cpu_times(cores: set[int]) -> tuple[float, float]:
-    """(busy, all) seconds of ``cores`` since boot: user, nice, system, irq, softirq and steal
-    are busy; idle and iowait are not."""
-    busy = total = 0.0
+def cpu_ticks(cores: set[int]) -> tuple[int, int]:
+    """(busy, all) clock ticks of ``cores`` since boot: user, nice, system, irq, softirq and
+    steal are busy; idle and iowait are not."""
+    busy = total = 0
     with open("/proc/stat", encoding="ascii") as stat:  # Linux only: OSError elsewhere
-        tick = os.sysconf("SC_CLK_TCK")
         for line in stat:
             name, *fields = line.split()
             if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores):
                 continue
             user, nice, system, idle, iowait, irq, softirq, steal = map(int, fields[:8])
-            busy += (user + nice + system + irq + softirq + steal) / tick
-            total += (user + nice + system + idle + iowait + irq + softirq + steal) / tick
+            busy += user + nice + system + irq + softirq + steal
+            total += user + nice + system + idle + iowait + irq + softirq + steal
     return busy, total
 
 
@@ -168,5 +172,12 @@ def end_run() -> None:
     run at torch 2.11 ("terminate called without an active exception", exit code -6, after the
     run has finished and saved everything), which torchrun reports as a failed job.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as Lightning's, for NCCL
+    try:
         torch.distributed.destroy_process_group()
+    except RuntimeError:
+        pass  # a group a failed process left broken: the process is ending anyway
+    finally:
+        signal.signal(signal.SIGINT, interrupt)

@@ -28,7 +28,7 @@ from runner.checkpoints import check_lesson
 PLANTED = "planted_payload"
 INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 LESSON = "lessons.diabetes.DiabetesClassifier"
-SHORT = ["--model.init_args.updates_per_batch", "50"]
+SHORT = ["--model.init_args.course_steps_per_batch", "50"]
 
 #: Where each crafted checkpoint names the planted module, and the key the refusal names.
 CRAFTED = {
@@ -149,7 +149,7 @@ class OwnDiabetes(DiabetesClassifier):
 
 
 def test_a_lesson_of_ones_own_loads_its_own_checkpoint(tmp_path):
-    model = OwnDiabetes(updates_per_batch=2)  # the optimizer a class: saved as a config
+    model = OwnDiabetes(course_steps_per_batch=2)  # the optimizer a class: saved as a config
     trainer = lightning.Trainer(
         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, default_root_dir=tmp_path,
@@ -159,7 +159,7 @@ def test_a_lesson_of_ones_own_loads_its_own_checkpoint(tmp_path):
     trainer.fit(model, datamodule=DiabetesDataModule())
     trainer.save_checkpoint(tmp_path / "own.ckpt")
     reloaded = OwnDiabetes.load_from_checkpoint(tmp_path / "own.ckpt")
-    assert reloaded.hparams.updates_per_batch == 2
+    assert reloaded.hparams.course_steps_per_batch == 2
     with pytest.raises(ValueError, match="OwnDiabetes' in hyper_parameters._class_path"):
         DiabetesClassifier.load_from_checkpoint(tmp_path / "own.ckpt")  # not its own class
 

@@ -23,7 +23,10 @@ def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     "name, extra",
     [
         ("diabetes_minibatch", []),  # shuffled mini-batches: the data order must come back too
-        ("diabetes", ["--model.init_args.updates_per_batch", "100"]),  # full batch, manual blocks
+        (
+            "diabetes",
+            ["--model.init_args.course_steps_per_batch", "100"],
+        ),  # full batch, manual blocks
     ],
 )
 def test_stop_and_resume_equals_one_go(run_cli, name, extra):
@@ -41,7 +44,12 @@ def test_stop_and_resume_equals_one_go(run_cli, name, extra):
 
 def test_validate_with_the_checkpoint_reproduces_the_run(run_cli):
     fit = run_cli(
-        "fit", "diabetes", "--trainer.max_epochs", "3", "--model.init_args.updates_per_batch", "200"
+        "fit",
+        "diabetes",
+        "--trainer.max_epochs",
+        "3",
+        "--model.init_args.course_steps_per_batch",
+        "200",
     )
     last = run_folder(fit) / "checkpoints" / "last.ckpt"
     validated = run_cli("validate", "diabetes", "--ckpt_path", str(last))
@@ -53,7 +61,12 @@ def test_validate_with_the_checkpoint_reproduces_the_run(run_cli):
 
 def test_load_from_checkpoint_in_plain_python_predicts_the_same(run_cli):
     fit = run_cli(
-        "fit", "diabetes", "--trainer.max_epochs", "2", "--model.init_args.updates_per_batch", "200"
+        "fit",
+        "diabetes",
+        "--trainer.max_epochs",
+        "2",
+        "--model.init_args.course_steps_per_batch",
+        "200",
     )
     best = next((run_folder(fit) / "checkpoints").glob("best-*.ckpt"))
     reloaded = DiabetesClassifier.load_from_checkpoint(best)  # no config needed
@@ -92,7 +105,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(run_cli, tmp_path):
 
 # --- --ckpt_path last and best, whose checkpoint IO, remote paths, hyperparameters, folders ---
 
-SHORT = ["--model.init_args.updates_per_batch", "50"]
+SHORT = ["--model.init_args.course_steps_per_batch", "50"]
 
 
 def test_ckpt_path_last_resumes_the_newest_run_in_its_own_folder(run_cli):
@@ -168,7 +181,7 @@ def test_a_lesson_built_in_plain_python_saves_hyperparameters_safe_to_load(tmp_p
 
     from datamodules.diabetes import DiabetesDataModule
 
-    model = DiabetesClassifier(updates_per_batch=5)  # no CLI: the optimizer default is a class
+    model = DiabetesClassifier(course_steps_per_batch=5)  # no CLI: the optimizer default is a class
     trainer = L.Trainer(
         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, default_root_dir=tmp_path,
@@ -177,9 +190,9 @@ def test_a_lesson_built_in_plain_python_saves_hyperparameters_safe_to_load(tmp_p
     path = tmp_path / "plain.ckpt"
     trainer.save_checkpoint(path)
     saved = torch.load(path, weights_only=True)  # no pickled class object in it
-    assert saved["hyper_parameters"]["updates_per_batch"] == 5
+    assert saved["hyper_parameters"]["course_steps_per_batch"] == 5
     reloaded = DiabetesClassifier.load_from_checkpoint(path, weights_only=True)
-    assert reloaded.hparams.updates_per_batch == 5
+    assert reloaded.hparams.course_steps_per_batch == 5
     reloaded.configure_optimizers()  # the optimizer comes back as one that builds
     check_lesson(path, "lessons.diabetes.DiabetesClassifier")  # the CLI's check reads it
 

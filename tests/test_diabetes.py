@@ -14,7 +14,7 @@ from datamodules.diabetes import DIABETES, DiabetesDataModule, DiabetesDataset
 from datamodules.files import DataError, fetch
 from lessons.diabetes import DiabetesClassifier
 
-SHORT = ["--trainer.max_epochs", "2", "--model.init_args.updates_per_batch", "50"]
+SHORT = ["--trainer.max_epochs", "2", "--model.init_args.course_steps_per_batch", "50"]
 
 
 @pytest.fixture(scope="module")

@@ -217,7 +217,7 @@ def test_fit_downloads_from_the_second_address_and_trains(
     empty = tmp_path / "empty"
     result = run_cli(
         "fit", "diabetes", "--data.init_args.data_dir", str(empty),
-        "--trainer.max_epochs", "1", "--model.init_args.updates_per_batch", "10",
+        "--trainer.max_epochs", "1", "--model.init_args.course_steps_per_batch", "10",
     )  # fmt: skip
     assert result.trainer.global_step == 10  # it trained
     assert files_in(empty) == ["diabetes.csv.gz"]

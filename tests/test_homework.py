@@ -146,7 +146,7 @@ def epoch_losses(model) -> list[float]:
     """The mean training loss of each epoch: per iteration for lecture 8's lesson, per epoch
     for the classifiers."""
     if hasattr(model, "loss_history"):
-        per_epoch = model.trainer.num_training_batches * model.updates_per_batch
+        per_epoch = model.trainer.num_training_batches * model.course_steps_per_batch
         losses = model.loss_history
         return [
             sum(losses[i : i + per_epoch]) / per_epoch for i in range(0, len(losses), per_epoch)

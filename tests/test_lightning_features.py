@@ -1,6 +1,6 @@
 """Trainer flags and built-in callbacks a Lightning user reaches for, through the CLI, on a
 classifier lesson (lesson 9: automatic optimisation, one update per training step) and on a
-course-epoch lesson (lesson 7: its own updates, ``updates_per_batch`` course epochs a step).
+course-epoch lesson (lesson 7: its own updates, ``course_steps_per_batch`` course epochs a step).
 Where Lightning refuses a flag for lesson 7, the refusal is one line naming what does the
 same."""
 
@@ -16,7 +16,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 #: Lesson 9 for a few updates: a second or two each.
 MNIST_SHORT = ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2"]
 #: Lesson 7 in blocks of 50 course epochs instead of 1000.
-DIABETES_SHORT = ["--model.init_args.updates_per_batch", "50", "--model.init_args.print_every", "0"]
+DIABETES_SHORT = [
+    "--model.init_args.course_steps_per_batch",
+    "50",
+    "--model.init_args.print_every",
+    "0",
+]
 
 
 def movement(weights: dict[str, dict[str, torch.Tensor]]) -> float:
@@ -149,10 +154,11 @@ def test_learning_rate_finder_on_lesson_7_needs_one_course_epoch_per_step(cli_ex
     message = cli_exit("fit", "--config", config("diabetes"),
                        "--trainer.callbacks+=LearningRateFinder")  # fmt: skip
     assert len(message.strip().splitlines()) == 1
-    assert "run it with one per step: --model.init_args.updates_per_batch 1" in message
+    assert "run it with one per step: --model.init_args.course_steps_per_batch 1" in message
     result = run_cli(
-        "fit", "diabetes", "--model.init_args.updates_per_batch", "1", "--trainer.max_epochs", "35",
-        "--model.init_args.print_every", "0", "--trainer.callbacks+=LearningRateFinder",
+        "fit", "diabetes", "--model.init_args.course_steps_per_batch", "1",
+        "--trainer.max_epochs", "35", "--model.init_args.print_every", "0",
+        "--trainer.callbacks+=LearningRateFinder",
         "--trainer.callbacks.num_training_steps", "30",
     )  # fmt: skip
     found = result.model.lr
@@ -212,7 +218,7 @@ def test_early_stopping_ends_lesson_7_when_the_loss_stops_falling(run_cli):
 
 def test_checkpoints_every_100_course_epochs_of_lesson_7(run_cli, tmp_path):
     """``every_n_train_steps`` counts updates; lesson 7 checks it after each block of
-    ``updates_per_batch`` course epochs, so a multiple of it saves at each of its steps."""
+    ``course_steps_per_batch`` course epochs, so a multiple of it saves at each of its steps."""
     folder = tmp_path / "every100"
     run_cli(
         "fit", "diabetes", *DIABETES_SHORT, "--trainer.max_epochs", "4",

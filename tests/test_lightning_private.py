@@ -69,7 +69,7 @@ def test_the_readme_lists_every_private_name_the_module_uses():
 
 def test_direct_updates_are_counted_in_global_step():
     """``counted_step``: lesson 5's updates go straight to torch and still count."""
-    model = LinearRegression(updates_per_batch=10)
+    model = LinearRegression(course_steps_per_batch=10)
     trainer = L.Trainer(max_epochs=3, **PLAIN_TRAINER)
     trainer.fit(model, ToyDataModule())
     assert model.direct_optimizer is not None  # the direct path was taken
@@ -78,7 +78,7 @@ def test_direct_updates_are_counted_in_global_step():
 
 def test_updates_by_hand_are_counted_in_global_step():
     """``count_updates_by_hand``: lesson 3 has no optimizer and still counts its updates."""
-    model = GradientDescent(updates_per_batch=10)
+    model = GradientDescent(course_steps_per_batch=10)
     trainer = L.Trainer(max_epochs=3, **PLAIN_TRAINER)
     trainer.fit(model, ToyDataModule())
     assert trainer.global_step == 30
@@ -86,7 +86,7 @@ def test_updates_by_hand_are_counted_in_global_step():
 
 def test_a_resumed_run_appends_to_its_metrics_csv(run_cli):
     """``ResumingWriter``: Lightning's writer would delete the first part's rows."""
-    short = ["--model.init_args.updates_per_batch", "5"]
+    short = ["--model.init_args.course_steps_per_batch", "5"]
     first = run_cli("fit", "linear_regression", *short, "--trainer.max_epochs", "2")
     resumed = run_cli(
         "fit", "linear_regression", *short, "--trainer.max_epochs", "3", "--ckpt_path", "last"

@@ -98,8 +98,8 @@ def test_another_lessons_datamodule_is_refused_in_one_line():
 
 def test_a_callback_lesson_7_cannot_honour_is_refused_by_its_own_hook():
     finder = L.Trainer(max_epochs=1, callbacks=[LearningRateFinder()], **PLAIN_TRAINER)
-    with pytest.raises(ValueError, match="--model.init_args.updates_per_batch 1") as error:
-        finder.fit(DiabetesClassifier(updates_per_batch=1000), datamodule=DiabetesDataModule())
+    with pytest.raises(ValueError, match="--model.init_args.course_steps_per_batch 1") as error:
+        finder.fit(DiabetesClassifier(course_steps_per_batch=1000), datamodule=DiabetesDataModule())
     assert len(str(error.value).splitlines()) == 1
 
 

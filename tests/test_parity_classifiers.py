@@ -146,7 +146,7 @@ def course_run(lesson: L.LightningModule, epochs: int, lr: float):
 def test_lesson_12_gives_the_course_scripts_losses_and_weights(lesson_class, lr):
     torch.manual_seed(0)
     optimizer = lambda params: torch.optim.Adam(params, lr=lr)  # noqa: E731
-    lesson = lesson_class(optimizer=optimizer, updates_per_batch=5, print_every=0)
+    lesson = lesson_class(optimizer=optimizer, course_steps_per_batch=5, print_every=0)
     net, course_losses = course_run(lesson, epochs=15, lr=lr)  # the course's 15 epochs
     L.Trainer(max_epochs=3, **PLAIN_TRAINER).fit(lesson, HelloDataModule())  # 3 × 5 course epochs
     torch.testing.assert_close(

@@ -178,7 +178,7 @@ def test_lesson7_is_the_course_script(capsys):
     """300 full-batch epochs (3 Lightning epochs × 100): losses, printed lines, weights."""
     torch.manual_seed(0)
     optimizer = partial(torch.optim.SGD, lr=0.1)
-    lesson = DiabetesClassifier(optimizer=optimizer, updates_per_batch=100, print_every=1)
+    lesson = DiabetesClassifier(optimizer=optimizer, course_steps_per_batch=100, print_every=1)
     initial = fit(lesson, all_rows(batch_size=None), max_epochs=3)
     lesson_output = capsys.readouterr().out
 

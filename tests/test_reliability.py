@@ -85,7 +85,11 @@ BAD_INPUTS = {
     "batch_size 0": (D, ["--data.init_args.batch_size", "0"], "batch_size must be at least 1"),
     "unknown lesson": (T, ["--model.class_path", "lessons.nope.Nope"], "lessons.nope.Nope"),
     "fraction out of range": (D, ["--data.init_args.val_fraction", "1.5"], "val_fraction"),
-    "updates_per_batch 0": (T, ["--model.init_args.updates_per_batch", "0"], "updates_per_batch"),
+    "course_steps_per_batch 0": (
+        T,
+        ["--model.init_args.course_steps_per_batch", "0"],
+        "course_steps_per_batch",
+    ),
     # data
     "missing offline": (D, ["--data.init_args.data_dir", "{empty_dir}"], "LESSONS_DATA_DIR"),
     "empty file": (D, ["--data.init_args.file", "{empty}"], "no rows"),
@@ -158,7 +162,7 @@ def test_a_diverging_run_names_the_step_and_keeps_the_last_good_checkpoint(run_c
             T,
             "--model.init_args.optimizer.init_args.lr",
             "0.1",
-            "--model.init_args.updates_per_batch",
+            "--model.init_args.course_steps_per_batch",
             "50",
             "--trainer.max_epochs",
             "10",
@@ -182,7 +186,7 @@ def test_same_config_and_seed_give_identical_metrics(run_cli):
     args = [
         "--trainer.max_epochs",
         "2",
-        "--model.init_args.updates_per_batch",
+        "--model.init_args.course_steps_per_batch",
         "20",
         "--trainer.deterministic",
         "true",
@@ -211,7 +215,7 @@ def start_fit(args: list[str], cwd: Path) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_sigterm_saves_prints_the_resume_command_and_exits_non_zero(tmp_path):
-    args = ["--config", config(D), *QUIET, "--model.init_args.updates_per_batch", "200"]
+    args = ["--config", config(D), *QUIET, "--model.init_args.course_steps_per_batch", "200"]
     process = start_fit(args, tmp_path)
     wait_for("runs/diabetes/version_0/checkpoints/last.ckpt", tmp_path, process)
     time.sleep(1.0)

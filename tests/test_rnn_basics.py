@@ -48,7 +48,7 @@ def test_lesson12_rnncell_from_seed_0_sticks_in_a_local_minimum(run_cli):
         "rnn_cell",
         "--seed_everything",
         "0",
-        "--model.init_args.updates_per_batch",
+        "--model.init_args.course_steps_per_batch",
         "50",
         "--trainer.max_epochs",
         "4",

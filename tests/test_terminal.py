@@ -164,7 +164,7 @@ def course_output(name: str, tmp_path: Path, capsys) -> tuple[list[str], list[st
         script = course_lesson5 if name == "linear_regression" else course_lesson6
         return printed(script, initial)[0], EVERY_LINE
     if name == "diabetes":
-        short = [*DIABETES_SHORT, "--model.init_args.updates_per_batch", "10"]
+        short = [*DIABETES_SHORT, "--model.init_args.course_steps_per_batch", "10"]
         initial = initial_weights(name, tmp_path, capsys, *short)
         lines = printed(course_lesson7, fetch(DIABETES, None), 10, initial)[0]
         return lines, short
@@ -308,7 +308,7 @@ def test_a_course_epoch_lessons_bar_counts_course_epochs_within_80_columns(tmp_p
     every state of it, metrics included, fits an 80-column terminal."""
     text = terminal_output(
         "fit", "--config", config("diabetes"), "--trainer.max_epochs", "40",
-        "--model.init_args.updates_per_batch", "50", cwd=tmp_path, columns=80,
+        "--model.init_args.course_steps_per_batch", "50", cwd=tmp_path, columns=80,
     )  # fmt: skip
     states = [part.rstrip() for part in re.split(r"[\r\n]", text) if "Course epoch" in part]
     counts = [int(re.search(r"(\d+)/2000", state).group(1)) for state in states]
@@ -379,7 +379,7 @@ def drawn(monkeypatch) -> dict[str, list[tuple[list, list, str]]]:
 
 
 def test_one_block_and_a_resumed_run_draw_points_that_show(run_cli, drawn):
-    one_block = ["--model.init_args.updates_per_batch", "1"]
+    one_block = ["--model.init_args.course_steps_per_batch", "1"]
     run_cli("fit", "linear_regression", *one_block, "--trainer.max_epochs", "1")
     ((xs, ys, marker),) = drawn["loss.png"]
     assert xs == [0] and len(ys) == 1 and marker == "o"  # one point: a marker, or nothing

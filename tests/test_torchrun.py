@@ -15,7 +15,7 @@ def test_torchrun_fit_syncs_metrics_and_ddp_predict_equals_one_process(run_cli, 
     fit = run_command(
         *torchrun, "--nproc_per_node", "2", str(REPO / "cli.py"), "fit",
         "--config", config("diabetes"), "--config", str(CONFIGS / "trainer" / "ddp_cpu.yaml"),
-        *QUIET, "--trainer.max_epochs", "2", "--model.init_args.updates_per_batch", "100",
+        *QUIET, "--trainer.max_epochs", "2", "--model.init_args.course_steps_per_batch", "100",
         cwd=tmp_path, env={"OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr[-3000:]

@@ -104,7 +104,7 @@ def test_lesson5_predicts_8_at_x_4(run_cli):
 def test_updates_skip_lightning_hooks_only_when_nothing_needs_them(run_cli):
     """Straight-to-torch updates train exactly as Lightning's, and count the same steps; a
     callback that hooks every backward pass gets Lightning's path and sees every update."""
-    two_blocks = ("--trainer.max_epochs", "2", "--model.init_args.updates_per_batch", "100")
+    two_blocks = ("--trainer.max_epochs", "2", "--model.init_args.course_steps_per_batch", "100")
     direct = run_cli("fit", "linear_regression", *two_blocks)
     hooked = run_cli(
         "fit", "linear_regression", *two_blocks, "--trainer.callbacks+=helpers.BackwardCounter"
@@ -166,7 +166,7 @@ def test_lesson2_writes_last_ckpt(run_cli, name):
 
 @pytest.mark.parametrize("name", ["gradient_descent_sgd", "backprop_quadratic"])
 def test_hand_written_lessons_resume_where_they_stopped(run_cli, name):
-    half = ("--model.init_args.updates_per_batch", "50")
+    half = ("--model.init_args.course_steps_per_batch", "50")
     straight = run_cli("fit", name, *half, "--trainer.max_epochs", "2")
     first = run_cli("fit", name, *half, "--trainer.max_epochs", "1")
     checkpoint = run_folder(first) / "checkpoints" / "last.ckpt"
