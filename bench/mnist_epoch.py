@@ -1,6 +1,6 @@
 """Lesson 9's training epoch: the course's plain PyTorch loop against the Lightning lesson.
 
-    python bench/mnist_epoch.py [--repeats 3] [--accelerator cpu|cuda] [--workers 0]
+    python bench/mnist_epoch.py [--repeats 3] [--accelerator cpu|cuda] [--workers 0] [--profile]
 
 In one process, round after round, each of these trains one epoch (batch 64, SGD(lr=0.01,
 momentum=0.5), all 60 000 training images) and is timed from its first batch to its last
@@ -33,6 +33,15 @@ The breakdown (printed after the table) is the distance between neighbouring row
 microseconds per step: Lightning's floor over the plain loop, its default machinery over the
 floor, the lesson's logging and metrics, the bar.
 
+``--profile``: then one more epoch of "lightning, fast, lessons' bar" under cProfile (the
+process's CPU time), its epoch loop only, cut into disjoint components by the cumulative time of
+Lightning's and torch's functions (``profile_components``): the maths and the DataLoader's
+batches, which the plain loop does too, and Lightning's own parts - the data fetcher, the
+automatic optimisation around the maths, hook dispatch, the bar, logging. cProfile charges every
+Python call, so Lightning's Python-heavy parts swell more than the maths: each of Lightning's
+parts is also given as its share of Lightning's profiled time, times that row's unprofiled
+microseconds per step over the plain loop.
+
 Each of these runs with lesson 9's 784-512-256-128-64-10 MLP, then again with a tiny net
 (``Linear(784, 10)``, ``--tiny`` rows) whose maths is next to nothing, so that the time over
 the plain loop is the framework's: the table gives it in microseconds per update. The plain
@@ -50,9 +59,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
+import functools
 import json
 import os
 import platform
+import pstats
 import statistics
 import sys
 import tempfile
@@ -176,6 +188,7 @@ def lightning_epoch(
     workers: int = 0,
     bar: L.Callback | None = None,
     barebones: bool = False,
+    profile: cProfile.Profile | None = None,
 ) -> Epoch:
     timer = EpochTimer()
     flags = {"barebones": True} if barebones else {
@@ -193,6 +206,9 @@ def lightning_epoch(
         callbacks=[timer] + ([bar] if bar is not None else []),
         **flags,
     )
+    if profile is not None:  # the epoch loop's run only: the steps, not the set-up around them
+        loop = trainer.fit_loop.epoch_loop
+        loop.run = functools.partial(profile.runcall, loop.run)
     data = MNISTDataModule(
         loader=loader,
         num_workers=workers,
@@ -258,12 +274,163 @@ def plain_epoch_and_test(batches, test_batches, device: torch.device) -> Epoch:
     return Epoch(clock() - start, epoch.images, epoch.updates, epoch.model)
 
 
+def cumulative(stats: pstats.Stats, function: str, caller: str | None = None) -> float:
+    """Seconds inside ``function`` ("file suffix:name"; a builtin's file is ``~``), all its
+    calls or only those from ``caller`` (a file's functions: "file suffix:"). ``function``
+    must name one function: one that a new version renames fails here, not counts nothing."""
+
+    def named(key: tuple[str, int, str], spec: str) -> bool:
+        path, name = spec.rsplit(":", 1)  # no name: any function of the file
+        return key[0].endswith(path) and name in ("", key[2])
+
+    keys = [key for key in stats.stats if named(key, function)]  # type: ignore[attr-defined]
+    if len(keys) != 1:
+        raise LookupError(f"{function} names {len(keys)} profiled functions, not one")
+    *_, seconds, callers = stats.stats[keys[0]]  # type: ignore[attr-defined]
+    if caller is None:
+        return seconds
+    return sum(entry[3] for by, entry in callers.items() if named(by, caller))
+
+
+#: The progress bars' code: their hook bodies are the bar's time, not the dispatch's.
+BAR_FILES = ("runner/progress.py", "lightning/pytorch/callbacks/progress/")
+#: What the plain loop does too; the rest of the profiled epoch is Lightning's (and the
+#: lesson's bookkeeping).
+SHARED = (
+    "maths: forward and loss",
+    "maths: backward",
+    "maths: optimizer step",
+    "maths: zero_grad",
+    "the DataLoader's batches",
+)
+
+
+def profile_components(stats: pstats.Stats) -> dict[str, float]:
+    """The profiled epoch loop in seconds, cut into parts that do not overlap: each is the
+    cumulative time of a function less the parts inside it; "the rest" is what is left."""
+    c = functools.partial(cumulative, stats)
+    loop, advance = "lightning/pytorch/loops/", "training_epoch_loop.py:advance"
+    dispatch = c("lightning/pytorch/trainer/call.py:_call_callback_hooks")
+    # The hooks the update calls (on_before_zero_grad, on_before_backward …), not advance's.
+    dispatch_in_update = dispatch - c("trainer/call.py:_call_callback_hooks", caller=advance)
+    bar = sum(
+        entry[3]
+        for key, (*_, callers) in stats.stats.items()  # type: ignore[attr-defined]
+        if any(part in key[0] for part in BAR_FILES)
+        for by, entry in callers.items()
+        if by[2] == "_call_callback_hooks"
+    )
+    log = c("lightning/pytorch/core/module.py:log")
+    lesson_step = c("lessons/classifier.py:training_step")
+    parts = {
+        "maths: forward and loss": c("torch/nn/modules/module.py:_wrapped_call_impl"),
+        "maths: backward": c("torch/_tensor.py:backward"),
+        # The optimizer's step runs the closure (training_step, zero_grad, backward) inside.
+        "maths: optimizer step": c(
+            "lightning/pytorch/plugins/precision/precision.py:optimizer_step"
+        )
+        - c("lightning/pytorch/plugins/precision/precision.py:_wrap_closure"),
+        "maths: zero_grad": c("lightning/pytorch/core/module.py:optimizer_zero_grad"),
+        "the DataLoader's batches": c("torch/utils/data/dataloader.py:__next__"),
+    }
+    parts |= {
+        "Lightning's data fetcher and batch transfer hooks": (
+            c("~:<built-in method builtins.next>", caller=advance)  # next(data_fetcher)
+            - parts["the DataLoader's batches"]
+            + c("lightning/pytorch/core/module.py:_on_before_batch_transfer")
+            + c("lightning/pytorch/strategies/strategy.py:batch_to_device")
+        ),
+        "automatic optimisation around the maths (closure, optimizer wrappers, hook calls)": (
+            c(loop + "optimization/automatic.py:run")
+            - lesson_step
+            - parts["maths: backward"]
+            - parts["maths: optimizer step"]
+            - parts["maths: zero_grad"]
+            - dispatch_in_update
+        ),
+        "callback hook dispatch (the bar's hook bodies apart)": dispatch - bar,
+        "the lessons' progress bar's hooks": bar,
+        "self.log, the logger connector and its result collection": log
+        + sum(
+            c(f"logger_connector/logger_connector.py:{name}")
+            for name in ("on_batch_start", "on_batch_end", "update_train_step_metrics")
+        ),
+        "the lesson's own step bookkeeping (its loss sums)": (
+            lesson_step - parts["maths: forward and loss"] - log
+        ),
+    }
+    run = c(loop + "training_epoch_loop.py:run")
+    parts["the rest of the epoch loop (step kwargs, module and strategy hooks, counters)"] = (
+        run - sum(parts.values())
+    )
+    return parts
+
+
+def profile_epoch(accelerator: str, unprofiled: dict) -> dict:
+    """One epoch of "lightning, fast, lessons' bar" under cProfile: each component in µs a
+    step, and the parts the plain loop does not have as shares of their profiled time, scaled
+    to the time over the plain loop of ``unprofiled`` (that row of the table, unprofiled)."""
+    profile = cProfile.Profile(time.process_time)
+    epoch = lightning_epoch(accelerator, NETS["mlp"], bar=LessonProgressBar(), profile=profile)
+    stats = pstats.Stats(profile)
+    us = {
+        part: seconds / epoch.updates * 1e6 for part, seconds in profile_components(stats).items()
+    }
+    total = sum(us.values())
+    over_plain = {part: value for part, value in us.items() if part not in SHARED}
+    shares = {part: value / sum(over_plain.values()) for part, value in over_plain.items()}
+    gap = unprofiled["us_per_update_over_plain"]
+    # Of the dispatch's time, nn.Module.__setattr__ of pl_module._current_fx_name, which every
+    # hook call sets and restores.
+    setattr_seconds = cumulative(
+        stats, "torch/nn/modules/module.py:__setattr__", caller="lightning/pytorch/trainer/call.py:"
+    )
+    return {
+        "row": unprofiled["way"],
+        "steps": epoch.updates,
+        "profiled_us_per_step": total,
+        "unprofiled_us_per_step": unprofiled["median_s"] / unprofiled["updates"] * 1e6,
+        "overhead_x": total / (unprofiled["median_s"] / unprofiled["updates"] * 1e6),
+        "us_per_step": us,
+        "share_over_plain": shares,
+        "lightning_us_per_step_over_plain": gap,
+        "scaled_us_per_step": {part: share * gap for part, share in shares.items()},
+        "hook_dispatch_setattr_us_per_step": setattr_seconds / epoch.updates * 1e6,
+    }
+
+
+def print_profile(profiled: dict) -> None:
+    """The profiled epoch's components: µs a step under cProfile, and for the parts the plain
+    loop does not have, their share of those and that share of the unprofiled time over it."""
+    print(
+        f"\ncProfile of one more epoch of {profiled['row']!r} ({profiled['steps']} steps): "
+        f"{profiled['profiled_us_per_step']:.0f} µs a step profiled, "
+        f"{profiled['unprofiled_us_per_step']:.0f} unprofiled: {profiled['overhead_x']:.2f}×"
+    )
+    gap = profiled["lightning_us_per_step_over_plain"]
+    print(f"{'µs/step':>8}{'share':>7}{'scaled':>8}  (scaled: share × {gap:.0f} µs over plain)")
+    for part, microseconds in profiled["us_per_step"].items():
+        share = profiled["share_over_plain"].get(part)
+        scaled = (
+            "" if share is None else f"{share:>7.1%}{profiled['scaled_us_per_step'][part]:>8.0f}"
+        )
+        print(f"{microseconds:>8.0f}{scaled:>15}  {part}")
+    print(f"{profiled['profiled_us_per_step']:>8.0f}{'':>15}  total: the epoch loop's run")
+    setattr_us = profiled["hook_dispatch_setattr_us_per_step"]
+    print(f"{setattr_us:>8.0f}{'':>15}  of those, nn.Module.__setattr__ in hook calls")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds after a warm-up")
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (course: 0)")
     parser.add_argument("--clock", choices=["cpu", "wall"], help="default: cpu on the CPU")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then one epoch of the lesson with the lessons' bar under cProfile, by component",
+    )
     args = parser.parse_args()
     global clock
     cpu_clock = args.clock == "cpu" or (
@@ -385,6 +552,11 @@ def main() -> None:
     print("\nµs per step over the row before (lesson 9's MLP, the fast way):")
     for part, microseconds in breakdown.items():
         print(f"{microseconds:>8.0f}  {part}")
+    profiled = None
+    if args.profile:
+        (row,) = [row for row in rows if row["way"] == "lightning, fast, lessons' bar"]
+        profiled = profile_epoch(accelerator, row)
+        print_profile(profiled)
     device_name = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     )
@@ -402,6 +574,9 @@ def main() -> None:
         "rows": rows,
         "breakdown_us_per_step": breakdown,
     }
+    if profiled is not None:
+        result["profile_us_per_step"] = profiled["us_per_step"]
+        result["profile"] = profiled
     folder = Path(__file__).resolve().parent / "results"
     folder.mkdir(exist_ok=True)
     path = folder / f"mnist_epoch-{args.accelerator}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -128,22 +128,23 @@ class CourseLesson(L.LightningModule):
                 f"{type(self).__name__} updates its weights by hand, so several processes "
                 "would train separate copies; run it on one device (--trainer.devices 1)"
             )
-        finder = any(isinstance(c, LearningRateFinder) for c in self.trainer.callbacks)
-        if stage == "fit" and finder and self.course_steps_per_batch > 1:
-            raise ValueError(
-                f"the learning-rate finder tries one learning rate per training step, and "
-                f"{type(self).__name__} runs {self.course_steps_per_batch} course steps in each; "
-                "run it with one per step: --model.init_args.course_steps_per_batch 1"
-            )
 
     def check_data(self, datamodule: L.LightningDataModule | None) -> None:
         check_data(self, datamodule)
 
     def check_trainer(self, trainer: L.Trainer) -> None:
         """Lightning refuses gradient clipping and accumulation for a lesson that runs its
-        own updates (manual optimisation); say in one line what does the same here."""
+        own updates (manual optimisation); say in one line what does the same here. The
+        learning-rate finder needs one course step a training step."""
         check_batch_size_finder(self, trainer)
         name = type(self).__name__
+        finder = any(isinstance(c, LearningRateFinder) for c in trainer.callbacks)
+        if finder and self.course_steps_per_batch > 1:
+            raise ValueError(
+                f"the learning-rate finder tries one learning rate per training step, and "
+                f"{name} runs {self.course_steps_per_batch} course steps in each; "
+                "run it with one per step: --model.init_args.course_steps_per_batch 1"
+            )
         if trainer.gradient_clip_val is not None:
             takes_it = "gradient_clip_val" in inspect.signature(type(self).__init__).parameters
             instead = (

@@ -16,6 +16,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,12 +29,24 @@ LESSON_CONFIGS = sorted(
     path.stem for path in CONFIGS.glob("*.yaml") if path.stem not in HOMEWORK_CONFIGS
 )
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+#: DDP over gloo on two CPU processes, as configs/trainer/ddp_cpu.yaml runs it.
+DDP_ON_TWO_CPUS = [
+    "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2",
+]  # fmt: skip
 #: One epoch of lesson 9 on two CPU processes (DDP over gloo), a few batches of each loader.
 MNIST_DDP_CPU = [
-    "--config", str(CONFIGS / "mnist.yaml"), *QUIET,
-    "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2",
+    "--config", str(CONFIGS / "mnist.yaml"), *QUIET, *DDP_ON_TWO_CPUS,
     "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2",
     "--trainer.num_sanity_val_steps", "0",
+]  # fmt: skip
+#: Lesson 9 for one epoch, validated on two batches (the training batches each test's own).
+MNIST_ONE_EPOCH = ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2"]
+#: A course-epoch lesson (5-7) in blocks of 50 course epochs instead of its config's 1000.
+BLOCKS_OF_50 = ["--model.init_args.course_steps_per_batch", "50"]
+#: Two epochs of two training steps, two validation batches: a few seconds for any config.
+SHORT_FIT = [
+    "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2",
+    "--trainer.limit_val_batches", "2", "--trainer.num_sanity_val_steps", "0",
 ]  # fmt: skip
 #: A plain Trainer on one CPU that writes and shows nothing: ``L.Trainer(**PLAIN_TRAINER)``.
 PLAIN_TRAINER = dict(  # noqa: C408
@@ -46,8 +59,20 @@ PLAIN_TRAINER = dict(  # noqa: C408
 )
 
 
+#: Seconds one notebook cell may take on a slow, busy CPU before the run counts as failed.
+CELL_TIMEOUT = 300
+
+
 def config(name: str) -> str:
     return str(CONFIGS / f"{name}.yaml")
+
+
+def short_fit(name: str) -> list[str]:
+    """SHORT_FIT, with the MNIST configs' epochs cut to 4 mini-batches of 64."""
+    data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]["class_path"]
+    if not data.endswith("MNISTDataModule"):
+        return SHORT_FIT
+    return [*SHORT_FIT, "--trainer.limit_train_batches", "4", "--data.init_args.batch_size", "64"]
 
 
 def read_csv(path) -> list[dict[str, str]]:
@@ -230,3 +255,28 @@ class ThreadsAtFit(L.Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         print(f"threads at fit: {torch.get_num_threads()}")
+
+
+def execute_notebook(notebook, folder: Path) -> tuple[list[str], float]:
+    """Execute the notebook (an nbformat node) in a fresh kernel started in ``folder``, as
+    "Run All" does: an error stops it with nbclient's CellExecutionError, but in a cell
+    tagged ``raises-exception``. What each cell printed, and the seconds it took."""
+    nbclient = pytest.importorskip("nbclient")
+    client = nbclient.NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(folder)}},  # the kernel's working folder
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    printed = [
+        "".join(
+            output.get("text", "")
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream"
+        )
+        for cell in notebook.cells
+    ]
+    return printed, seconds

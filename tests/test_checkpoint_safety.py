@@ -18,8 +18,16 @@ from pathlib import Path
 import lightning
 import pytest
 import torch
-from helpers import LESSON_CONFIGS, REPO, config, run_folder, run_subprocess
-from test_cli import short_fit
+from helpers import (
+    BLOCKS_OF_50,
+    LESSON_CONFIGS,
+    PLAIN_TRAINER,
+    REPO,
+    config,
+    run_folder,
+    run_subprocess,
+    short_fit,
+)
 
 from lessons.checkpoint_names import check_names
 from lessons.diabetes import DiabetesClassifier
@@ -28,7 +36,6 @@ from runner.checkpoints import check_lesson
 PLANTED = "planted_payload"
 INSTANTIATOR = "lightning.pytorch.cli.instantiate_module"
 LESSON = "lessons.diabetes.DiabetesClassifier"
-SHORT = ["--model.init_args.course_steps_per_batch", "50"]
 
 #: Where each crafted checkpoint names the planted module, and the key the refusal names.
 CRAFTED = {
@@ -150,10 +157,7 @@ class OwnDiabetes(DiabetesClassifier):
 
 def test_a_lesson_of_ones_own_loads_its_own_checkpoint(tmp_path):
     model = OwnDiabetes(course_steps_per_batch=2)  # the optimizer a class: saved as a config
-    trainer = lightning.Trainer(
-        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path,
-    )  # fmt: skip
+    trainer = lightning.Trainer(**PLAIN_TRAINER, max_epochs=1, default_root_dir=tmp_path)
     from datamodules.diabetes import DiabetesDataModule
 
     trainer.fit(model, datamodule=DiabetesDataModule())
@@ -165,10 +169,10 @@ def test_a_lesson_of_ones_own_loads_its_own_checkpoint(tmp_path):
 
 
 def test_a_cli_checkpoint_loads_in_python_and_through_ckpt_path(run_cli, cli_exit, tmp_path):
-    fit = run_cli("fit", "diabetes", "--trainer.max_epochs", "1", *SHORT)
+    fit = run_cli("fit", "diabetes", "--trainer.max_epochs", "1", *BLOCKS_OF_50)
     last = run_folder(fit) / "checkpoints" / "last.ckpt"
     assert DiabetesClassifier.load_from_checkpoint(last).hparams.hidden_sizes == [6, 4]
-    args = ["--config", config("diabetes"), "--ckpt_path", str(last), *SHORT]
+    args = ["--config", config("diabetes"), "--ckpt_path", str(last), *BLOCKS_OF_50]
     assert cli_exit("validate", *args) is None
     assert cli_exit("fit", *args, "--trainer.max_epochs", "2") is None  # resumed
 

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from helpers import CONFIGS, LESSON_CONFIGS, QUIET, AutocastProbe, config, run_subprocess
+from helpers import (
+    CONFIGS,
+    DDP_ON_TWO_CPUS,
+    LESSON_CONFIGS,
+    QUIET,
+    AutocastProbe,
+    config,
+    run_subprocess,
+    short_fit,
+)
 
 TRAINER_PRESETS = sorted(path.stem for path in (CONFIGS / "trainer").glob("*.yaml"))
-
-
-#: Two epochs of two training steps, two validation batches: a few seconds for any config.
-SHORT_FIT = [
-    "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2",
-    "--trainer.limit_val_batches", "2", "--trainer.num_sanity_val_steps", "0",
-]  # fmt: skip
-
-
-def short_fit(name: str) -> list[str]:
-    """SHORT_FIT, with the MNIST configs' epochs cut to 4 mini-batches of 64."""
-    data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]["class_path"]
-    if not data.endswith("MNISTDataModule"):
-        return SHORT_FIT
-    return [*SHORT_FIT, "--trainer.limit_train_batches", "4", "--data.init_args.batch_size", "64"]
 
 
 def assert_learned(model) -> None:
@@ -97,21 +91,6 @@ def test_help_lists_the_subcommands(capsys):
     assert all(word in out for word in ("fit", "validate", "test", "predict", "download"))
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--model.init_args.no_such_key", "1"], "no_such_key"),
-        (["--model.init_args.optimizer.init_args.lr", "-0.1"], "Invalid learning rate: -0.1"),
-        (["--data.init_args.predict_x", "[four]"], "predict_x"),
-    ],
-    ids=["unknown key", "negative lr", "non-numeric predict value"],
-)
-def test_bad_input_is_a_clear_error_not_a_traceback(cli_exit, args, message):
-    exit_message = cli_exit("fit", "--config", config("linear_regression"), *QUIET, *args)
-    assert exit_message.startswith("error: ") and "\n" not in exit_message
-    assert message in exit_message
-
-
 def test_an_unknown_option_points_to_the_help_of_its_subcommand(cli_exit):
     exit_message = cli_exit(
         "validate", "--config", config("linear_regression"), "--trainer.no_such", "1"
@@ -169,17 +148,7 @@ def test_without_a_subcommand_every_one_is_named(cli_exit, args, message):
 @pytest.mark.slow
 def test_toy_lessons_that_update_by_hand_refuse_ddp(tmp_path):
     result = run_subprocess(
-        "fit",
-        "--config",
-        config("gradient_descent_batch"),
-        *QUIET,
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.strategy",
-        "ddp",
-        "--trainer.devices",
-        "2",
-        cwd=tmp_path,
+        "fit", "--config", config("gradient_descent_batch"), *QUIET, *DDP_ON_TWO_CPUS, cwd=tmp_path
     )
     assert result.returncode != 0
     assert "updates its weights by hand" in result.stderr and "--trainer.devices 1" in result.stderr

@@ -17,19 +17,19 @@ from lessons.advanced_cnn import InceptionA, InceptionNet, ResidualBlock, Residu
 from lessons.cnn import CNN
 from lessons.speedrun import SpeedrunNet
 
-#: Test accuracy of lesson 10 after its first 100 batches of 64 (6 400 images), held to the
-#: course's own code at that length (`bench/course_cnn.py cnn --epochs 1 --batches 100 --seed
-#: N`: 83.95 / 85.71 / 86.70 %, seeds 0-2), just under its lowest seed; the lesson with the
-#: config's seeds and the hold-out preset: 84.25 %. Chance is 10 %.
 SHORT_RUN_BATCHES = 100
-SHORT_RUN_BOUND = 0.83
-#: Lesson 11's nets after the same 100 batches, tested on the first 20 test batches (1 280
-#: images), are held to the course's own code at that length, just under its lowest seed:
-#: `bench/course_cnn.py NET --epochs 1 --batches 100 --test-batches 20 --seed N` gave
-#: Inception 64.38 / 75.70 / 68.36 %, residual 88.67 / 86.25 / 84.61 % (seeds 0-2); the
-#: lessons, seed 0: 70.70 % and 87.89 %. Chance is 10 %.
-SHORT_TEST_BATCHES = 20
-SHORT_ADVANCED_BOUNDS = {"InceptionNet": 0.64, "ResidualNet": 0.84}
+#: Each net's short run: its first 100 batches of 64 (6 400 images). Lesson 10 runs with the
+#: hold-out preset (best checkpoint by val_acc) and is tested on every test image; lesson 11's
+#: nets on the first 20 test batches (1 280 images), as bench/course_cnn.py's short runs. Each
+#: bound is the course's own code at that length, just under its lowest seed
+#: (`bench/course_cnn.py NET --epochs 1 --batches 100 [--test-batches 20] --seed N`, seeds 0-2):
+#: CNN 83.95 / 85.71 / 86.70 %, Inception 64.38 / 75.70 / 68.36 %, residual 88.67 / 86.25 /
+#: 84.61 %; the lessons with the configs' seeds: 84.25 %, 70.70 % and 87.89 %. Chance is 10 %.
+SHORT_RUNS = {
+    "cnn": (["--config", config("presets/holdout")], 0.83),
+    "inception": (["--trainer.limit_val_batches", "20"], 0.64),
+    "resnet": (["--trainer.limit_val_batches", "20"], 0.84),
+}
 
 LESSONS = {"cnn": CNN, "inception": InceptionNet, "resnet": ResidualNet}
 
@@ -98,6 +98,7 @@ def test_parameter_counts_match_the_course_layers():
 
 @dataclass
 class Run:
+    name: str  # the config's
     result: LightningCLI
     folder: Path  # the run folder, absolute
     test_acc: float
@@ -118,37 +119,21 @@ def fit(tmp_path_factory, name: str, *args: str) -> Run:
             result.trainer.test(result.model, datamodule=result.datamodule, verbose=False)
             test_acc = float(result.trainer.callback_metrics["test_acc"])
         print(f"{name} {args}: test accuracy {test_acc:.4f} in {time.perf_counter() - start:.1f} s")
-        return Run(result, run_folder(result).resolve(), test_acc)
+        return Run(name, result, run_folder(result).resolve(), test_acc)
 
 
-@pytest.fixture(scope="module")
-def short_cnn(tmp_path_factory) -> Run:
-    """Lesson 10 for its first SHORT_RUN_BATCHES batches, with the hold-out preset (best
-    checkpoint by val_acc), evaluated on all validation and test images."""
+@pytest.fixture(scope="module", params=SHORT_RUNS)
+def short_run(request, tmp_path_factory) -> Run:
+    args, _ = SHORT_RUNS[request.param]
     return fit(
-        tmp_path_factory, "cnn", "--config", config("presets/holdout"),
+        tmp_path_factory, request.param, *args,
         "--trainer.limit_train_batches", str(SHORT_RUN_BATCHES),
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["inception", "resnet"])
-def short_advanced(request, tmp_path_factory) -> Run:
-    """A lesson 11 net for its first SHORT_RUN_BATCHES batches, tested on the first
-    SHORT_TEST_BATCHES test batches, as bench/course_cnn.py's short runs."""
-    return fit(
-        tmp_path_factory, request.param,
-        "--trainer.limit_train_batches", str(SHORT_RUN_BATCHES),
-        "--trainer.limit_val_batches", str(SHORT_TEST_BATCHES),
-    )  # fmt: skip
-
-
-def test_lesson_11_nets_learn_in_their_first_100_batches(short_advanced):
-    name = short_advanced.result.model.__class__.__name__
-    assert short_advanced.test_acc >= SHORT_ADVANCED_BOUNDS[name]
-
-
-def test_cnn_learns_in_its_first_100_batches(short_cnn):
-    assert short_cnn.test_acc >= SHORT_RUN_BOUND
+def test_each_net_learns_in_its_first_100_batches(short_run):
+    _, bound = SHORT_RUNS[short_run.name]
+    assert short_run.test_acc >= bound
 
 
 def first_test_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,42 +142,28 @@ def first_test_images(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     return normalise(images[:count]), labels[:count]
 
 
-@pytest.mark.parametrize("checkpoint", ["last.ckpt", "best"])
-def test_cnn_checkpoint_reloads_to_the_same_predictions(short_cnn, checkpoint):
-    folder = short_cnn.folder / "checkpoints"
-    path = folder / checkpoint if checkpoint == "last.ckpt" else next(folder.glob("best-*.ckpt"))
-    x, _ = first_test_images(256)
-    trained = short_cnn.result.model.eval()
-    reloaded = CNN.load_from_checkpoint(path, map_location="cpu").eval()  # no config needed
-    with torch.no_grad():
-        assert torch.equal(reloaded(x), trained(x))
+def test_every_checkpoint_a_run_keeps_reloads_to_the_same_predictions(short_run):
+    """``last.ckpt``, and lesson 10's best by val_acc (its one epoch): no config needed."""
+    trained = short_run.result.model.eval()
+    x, _ = first_test_images(64)
+    kept = sorted((short_run.folder / "checkpoints").glob("*.ckpt"))
+    assert len(kept) == (2 if isinstance(trained, CNN) else 1)
+    for path in kept:
+        reloaded = type(trained).load_from_checkpoint(path, map_location="cpu").eval()
+        with torch.no_grad():
+            assert torch.equal(reloaded(x), trained(x)), path.name
 
 
-def test_tiny_lesson_11_run_reloads_to_the_same_predictions(short_advanced):
-    trained = short_advanced.result.model.eval()
-    path = short_advanced.folder / "checkpoints" / "last.ckpt"
-    reloaded = type(trained).load_from_checkpoint(path, map_location="cpu").eval()
-    x, _ = first_test_images(32)
-    with torch.no_grad():
-        assert torch.equal(reloaded(x), trained(x))
-
-
-def assert_filter_figure(folder: Path, evaluated: str = "test") -> None:
+def test_each_run_draws_its_first_layer_filters(short_run):
+    evaluated = short_run.result.datamodule.val_split  # the hold-out run shows val images
     for figure in ("filters", f"{evaluated}_images", "confusion_matrix", "acc"):
-        png = folder / f"{figure}.png"
+        png = short_run.folder / f"{figure}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
-def test_cnn_run_draws_its_first_layer_filters(short_cnn):
-    assert_filter_figure(short_cnn.folder, evaluated="val")  # a hold-out run
-
-
-def test_lesson_11_run_draws_its_first_layer_filters(short_advanced):
-    assert_filter_figure(short_advanced.folder)
-
-
-def test_cnn_predict_writes_the_reloaded_nets_probabilities(run_cli, short_cnn):
-    checkpoint = short_cnn.folder / "checkpoints" / "last.ckpt"
+@pytest.mark.parametrize("short_run", ["cnn"], indirect=True)
+def test_cnn_predict_writes_the_reloaded_nets_probabilities(run_cli, short_run):
+    checkpoint = short_run.folder / "checkpoints" / "last.ckpt"
     result = run_cli(
         "predict", "cnn", "--ckpt_path", str(checkpoint), "--trainer.limit_predict_batches", "2"
     )

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import QUIET, config, run_folder, run_subprocess
+from helpers import BLOCKS_OF_50, DDP_ON_TWO_CPUS, QUIET, config, run_folder, run_subprocess
 
 from datamodules.diabetes import DIABETES, DiabetesDataModule, DiabetesDataset
 from datamodules.files import DataError, fetch
 from lessons.diabetes import DiabetesClassifier
 
-SHORT = ["--trainer.max_epochs", "2", "--model.init_args.course_steps_per_batch", "50"]
+SHORT = ["--trainer.max_epochs", "2", *BLOCKS_OF_50]
 
 
 @pytest.fixture(scope="module")
@@ -114,38 +114,9 @@ def test_predict_writes_the_trained_nets_probability_per_row(run_cli, short_fit,
 
 
 # --- bad input: a clear one-line error naming file, line and problem, nothing written ---
+# (every bad file through the CLI: test_reliability.py's table)
 
 GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
-BAD_FILES = {
-    "empty": ("", "no rows"),
-    "wrong_columns": (f"{GOOD_ROW}\n1,2,3\n", ":2: expected 9 columns, found 3"),
-    "non_numeric": (
-        f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'abc')}\n",
-        ":2: 'abc' is not a number",
-    ),
-    "empty_cell": (f"{GOOD_ROW.replace('0.49', '')}\n", ":1: '' is not a number"),
-    "nan": (f"{GOOD_ROW}\n{GOOD_ROW.replace('0.49', 'nan')}\n", ":2: missing or non-finite"),
-    "bad_label": (f"{GOOD_ROW}\n{GOOD_ROW[:-1]}2\n", ":2: label 2 is not 0 or 1"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_FILES))
-def test_bad_csv_gets_a_one_line_error_and_nothing_is_written(run_cli, tmp_path, case):
-    text, message = BAD_FILES[case]
-    path = tmp_path / f"{case}.csv"
-    path.write_text(text)
-    with pytest.raises(DataError) as error:
-        run_cli("fit", "diabetes", "--data.init_args.file", str(path))
-    assert message in str(error.value) and str(path) in str(error.value)
-    assert "\n" not in str(error.value)
-    assert not (tmp_path / "runs").exists()
-
-
-def test_truncated_gzip(tmp_path):
-    path = tmp_path / "diabetes.csv.gz"
-    path.write_bytes(gzip.compress(b"\n".join([GOOD_ROW.encode()] * 200))[:-30])
-    with pytest.raises(DataError, match="truncated or corrupt gzip"):
-        DiabetesDataset(path)
 
 
 def test_missing_file_offline_says_where_and_how(tmp_path, monkeypatch):
@@ -221,12 +192,7 @@ def test_ddp_on_cpu_gives_each_process_its_own_shard(tmp_path):
         "--config",
         config("diabetes_minibatch"),
         *QUIET,
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.strategy",
-        "ddp",
-        "--trainer.devices",
-        "2",
+        *DDP_ON_TWO_CPUS,
         "--trainer.max_epochs",
         "1",
         "--trainer.callbacks+=helpers.ShardRecorder",

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, execute_notebook
 
 FOLDER = REPO / "notebooks" / "exercises"
 EXERCISES = sorted(FOLDER.glob("*_exercises.ipynb"))
 SOLUTIONS = sorted(FOLDER.glob("*_solutions.ipynb"))
-#: Seconds one cell may take on a slow, busy CPU before the run counts as failed.
-CELL_TIMEOUT = 300
 #: What ``exercises.check`` and ``exercises.summary`` print.
 CHECK_LINE = re.compile(r"^\[check\] (?P<name>.*?): (?P<outcome>right|wrong|not yet) / ", re.M)
 SUMMARY_LINE = re.compile(
@@ -72,16 +69,6 @@ def test_named_after_the_lecture_notebook(path: Path):
     assert (REPO / "notebooks" / lecture).exists(), f"{path.name}: no notebooks/{lecture}"
 
 
-@pytest.mark.parametrize("path", EXERCISES + SOLUTIONS, ids=lambda path: path.stem)
-def test_saved_without_outputs(path: Path):
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    assert notebook["nbformat"] == 4
-    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
-
-
 @pytest.mark.parametrize("path", EXERCISES, ids=lambda path: path.stem)
 def test_twins_differ_only_in_their_todo_cells(path: Path):
     exercise, solution = cells(path), cells(twin_of(path))
@@ -114,33 +101,8 @@ def run(path: Path, folder: Path) -> tuple[str, float]:
     """Execute ``path`` in a fresh kernel started in ``folder``; its printed text and seconds.
     Raises (nbclient's CellExecutionError, naming the cell) if a cell fails."""
     nbformat = pytest.importorskip("nbformat")
-    printed, seconds = execute(nbformat.read(path, as_version=4), folder)
+    printed, seconds = execute_notebook(nbformat.read(path, as_version=4), folder)
     return "".join(printed), seconds
-
-
-def execute(notebook, folder: Path) -> tuple[list[str], float]:
-    """Execute the notebook (an nbformat node) in a fresh kernel started in ``folder``, as
-    "Run All" does: an error stops it with nbclient's CellExecutionError, but in a cell
-    tagged ``raises-exception``. What each cell printed, and the seconds it took."""
-    nbclient = pytest.importorskip("nbclient")
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(folder)}},  # the kernel's working folder
-    )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
-    printed = [
-        "".join(
-            output.get("text", "")
-            for output in cell.get("outputs", [])
-            if output.get("output_type") == "stream"
-        )
-        for cell in notebook.cells
-    ]
-    return printed, seconds
 
 
 def outcomes(printed: str, name: str) -> tuple[dict[str, set[str]], dict[str, int]]:
@@ -654,6 +616,7 @@ def test_run_all_with_wrong_answers_reaches_the_summary_in_a_kernel(path, tmp_pa
     nbformat = pytest.importorskip("nbformat")
     kind = "raises"
     notebook = with_wrong_answers(path, kind)
-    printed, seconds = execute(nbformat.reads(json.dumps(notebook), as_version=4), tmp_path)
+    node = nbformat.reads(json.dumps(notebook), as_version=4)
+    printed, seconds = execute_notebook(node, tmp_path)
     print(f"{path.name}, {kind}: {seconds:.1f} s")
     assert_every_wrong_answer_is_told(path, kind, notebook, printed)

@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import config, read_csv, run_folder
+from helpers import BLOCKS_OF_50, MNIST_ONE_EPOCH, read_csv, run_folder
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-#: Lesson 9 for a few updates: a second or two each.
-MNIST_SHORT = ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2"]
-#: Lesson 7 in blocks of 50 course epochs instead of 1000.
-DIABETES_SHORT = [
-    "--model.init_args.course_steps_per_batch",
-    "50",
-    "--model.init_args.print_every",
-    "0",
-]
+#: Lesson 7 in blocks of 50 course epochs instead of 1000, printing none of the course's lines.
+DIABETES_SHORT = [*BLOCKS_OF_50, "--model.init_args.print_every", "0"]
 
 
 def movement(weights: dict[str, dict[str, torch.Tensor]]) -> float:
@@ -45,23 +38,21 @@ def optimizer_lr(result) -> float:
     return result.trainer.optimizers[0].param_groups[0]["lr"]
 
 
-# --- lesson 9 ---
+# --- both lessons: a row for lesson 9 (Lightning's updates), a row for lesson 7 (its own) ---
 
 
-def test_learning_rate_finder_sets_lesson_9s_learning_rate(run_cli):
+@pytest.mark.parametrize(
+    ("name", "run", "first_lr"),
+    [
+        ("mnist", ["--trainer.max_epochs", "3", "--trainer.limit_train_batches", "4",
+                   "--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1"], 0.01),
+        ("diabetes", [*DIABETES_SHORT, "--trainer.max_epochs", "3"], 0.1),
+    ],
+    ids=["lesson9", "lesson7"],
+)  # fmt: skip
+def test_swa_learning_rate_reaches_the_optimizer(run_cli, name, run, first_lr):
     result = run_cli(
-        "fit", "mnist", *MNIST_SHORT, "--trainer.limit_train_batches", "40",
-        "--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.num_training_steps", "30",
-    )  # fmt: skip
-    found = result.model.lr
-    assert found is not None and found != 0.01  # the config's
-    assert optimizer_lr(result) == pytest.approx(found)  # the fit trained at it
-
-
-def test_swa_learning_rate_reaches_lesson_9s_optimizer(run_cli):
-    result = run_cli(
-        "fit", "mnist", "--trainer.max_epochs", "3", "--trainer.limit_train_batches", "4",
-        "--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1",
+        "fit", name, *run,
         "--trainer.callbacks+=StochasticWeightAveraging", "--trainer.callbacks.swa_lrs", "0.05",
         "--trainer.callbacks.swa_epoch_start", "1", "--trainer.callbacks.annealing_epochs", "1",
         "--trainer.callbacks+=LearningRateMonitor",
@@ -69,18 +60,83 @@ def test_swa_learning_rate_reaches_lesson_9s_optimizer(run_cli):
     assert optimizer_lr(result) == pytest.approx(0.05)
     rates = [float(row["lr-SGD"]) for row in read_csv(run_folder(result) / "metrics.csv")
              if row.get("lr-SGD")]  # fmt: skip
-    assert rates[0] == pytest.approx(0.01) and rates[-1] == pytest.approx(0.05)
+    assert rates[0] == pytest.approx(first_lr) and rates[-1] == pytest.approx(0.05)
 
 
-def test_gradient_clipping_bounds_lesson_9s_updates(run_cli, tmp_path):
-    """Five SGD(lr 0.01, momentum 0.5) updates whose gradients are clipped to norm 1e-4
-    move the weights at most 5 × 0.01 × 2e-4 = 1e-5 (momentum at most doubles a step)."""
-    steps = ["--trainer.max_steps", "5", "--trainer.limit_val_batches", "0"]
-    run_cli("fit", "mnist", *steps, *recording(tmp_path / "free"))
-    run_cli("fit", "mnist", *steps, "--trainer.gradient_clip_val", "1e-4",
-            *recording(tmp_path / "clipped"))  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "run", "clip", "bound"),
+    [
+        # 5 SGD(lr 0.01, momentum 0.5) updates: 5 × 0.01 × 2e-4 (momentum at most doubles a step)
+        ("mnist", ["--trainer.max_steps", "5", "--trainer.limit_val_batches", "0"],
+         "--trainer.gradient_clip_val", 1e-5),
+        # 50 SGD(lr 0.1) updates, one a course epoch: 50 × 0.1 × 1e-4
+        ("diabetes", [*DIABETES_SHORT, "--trainer.max_epochs", "1"],
+         "--model.init_args.gradient_clip_val", 5e-4),
+    ],
+    ids=["lesson9-trainer-flag", "lesson7-own-option"],
+)  # fmt: skip
+def test_gradient_clipping_bounds_the_updates(run_cli, tmp_path, name, run, clip, bound):
+    """Gradients clipped to norm 1e-4 move the weights at most the bound; unclipped, further."""
+    run_cli("fit", name, *run, *recording(tmp_path / "free"))
+    run_cli("fit", name, *run, clip, "1e-4", *recording(tmp_path / "clipped"))
     free, clipped = (recorded_weights(tmp_path / way) for way in ("free", "clipped"))
-    assert 0 < movement(clipped) <= 1e-5 < movement(free)
+    assert 0 < movement(clipped) <= bound < movement(free)
+
+
+@pytest.mark.parametrize(
+    ("name", "run", "steps"),
+    [
+        ("mnist", ["--trainer.max_epochs", "5", "--trainer.limit_train_batches", "3",
+                   "--trainer.limit_val_batches", "2"], 6),
+        ("diabetes", DIABETES_SHORT, 100),  # 50 course epochs an epoch
+    ],
+    ids=["lesson9", "lesson7"],
+)  # fmt: skip
+def test_early_stopping_ends_the_run_when_the_loss_stops_falling(run_cli, name, run, steps):
+    result = run_cli(
+        "fit", name, *run, "--trainer.callbacks+=EarlyStopping",
+        "--trainer.callbacks.monitor", "val_loss", "--trainer.callbacks.min_delta", "100",
+        "--trainer.callbacks.patience", "1",
+    )  # fmt: skip
+    assert result.trainer.current_epoch == 2  # the first epoch sets the best; one more waits
+    assert result.trainer.global_step == steps
+
+
+@pytest.mark.parametrize(
+    ("name", "run", "every", "saved"),
+    [
+        ("mnist", ["--trainer.max_steps", "45", "--trainer.limit_val_batches", "0"], "15",
+         ["step=15.ckpt", "step=30.ckpt", "step=45.ckpt"]),
+        # lesson 7 checks after each block of course_steps_per_batch course epochs, so a
+        # multiple of it saves at each of its steps
+        ("diabetes", [*DIABETES_SHORT, "--trainer.max_epochs", "4"], "100",
+         ["step=100.ckpt", "step=200.ckpt"]),
+    ],
+    ids=["lesson9", "lesson7"],
+)  # fmt: skip
+def test_checkpoints_every_n_updates(run_cli, tmp_path, name, run, every, saved):
+    """``every_n_train_steps`` counts updates: lesson 9's mini-batches, lesson 7's course epochs."""
+    folder = tmp_path / "every"
+    run_cli(
+        "fit", name, *run,
+        "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps", every,
+        "--trainer.callbacks.save_top_k", "-1", f"--trainer.callbacks.dirpath={folder}",
+        "--trainer.callbacks.filename", "{step}",
+    )  # fmt: skip
+    assert sorted(path.name for path in folder.iterdir()) == saved
+
+
+# --- lesson 9 ---
+
+
+def test_learning_rate_finder_sets_lesson_9s_learning_rate(run_cli):
+    result = run_cli(
+        "fit", "mnist", *MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "40",
+        "--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.num_training_steps", "30",
+    )  # fmt: skip
+    found = result.model.lr
+    assert found is not None and found != 0.01  # the config's
+    assert optimizer_lr(result) == pytest.approx(found)  # the fit trained at it
 
 
 def test_accumulating_2_batches_on_sgd_is_one_batch_twice_the_size(run_cli, tmp_path):
@@ -97,32 +153,9 @@ def test_accumulating_2_batches_on_sgd_is_one_batch_twice_the_size(run_cli, tmp_
         torch.testing.assert_close(ends[0][name], ends[1][name], rtol=0, atol=1e-6)
 
 
-def test_early_stopping_ends_lesson_9_when_the_loss_stops_falling(run_cli):
-    result = run_cli(
-        "fit", "mnist", "--trainer.max_epochs", "5", "--trainer.limit_train_batches", "3",
-        "--trainer.limit_val_batches", "2", "--trainer.callbacks+=EarlyStopping",
-        "--trainer.callbacks.monitor", "val_loss", "--trainer.callbacks.min_delta", "100",
-        "--trainer.callbacks.patience", "1",
-    )  # fmt: skip
-    assert result.trainer.current_epoch == 2  # the first epoch sets the best; one more waits
-
-
-def test_checkpoints_every_15_updates_of_lesson_9(run_cli, tmp_path):
-    folder = tmp_path / "every15"
-    run_cli(
-        "fit", "mnist", "--trainer.max_steps", "45", "--trainer.limit_val_batches", "0",
-        "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps", "15",
-        "--trainer.callbacks.save_top_k", "-1", f"--trainer.callbacks.dirpath={folder}",
-        "--trainer.callbacks.filename", "{step}",
-    )  # fmt: skip
-    assert sorted(path.name for path in folder.iterdir()) == [
-        "step=15.ckpt", "step=30.ckpt", "step=45.ckpt"
-    ]  # fmt: skip
-
-
 def test_lesson_9_validates_every_10_updates(run_cli):
     result = run_cli(
-        "fit", "mnist", *MNIST_SHORT, "--trainer.limit_train_batches", "30",
+        "fit", "mnist", *MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "30",
         "--trainer.val_check_interval", "10",
     )  # fmt: skip
     rows = read_csv(run_folder(result) / "metrics.csv")
@@ -137,7 +170,7 @@ def scalar_steps(folder: Path, tag: str) -> list[int]:
 
 def test_lesson_9s_step_axis_counts_updates(run_cli):
     result = run_cli(
-        "fit", "mnist", *MNIST_SHORT, "--trainer.limit_train_batches", "20",
+        "fit", "mnist", *MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "20",
         "--trainer.log_every_n_steps", "5",
     )  # fmt: skip
     folder = run_folder(result)
@@ -150,11 +183,8 @@ def test_lesson_9s_step_axis_counts_updates(run_cli):
 # --- lesson 7 ---
 
 
-def test_learning_rate_finder_on_lesson_7_needs_one_course_epoch_per_step(cli_exit, run_cli):
-    message = cli_exit("fit", "--config", config("diabetes"),
-                       "--trainer.callbacks+=LearningRateFinder")  # fmt: skip
-    assert len(message.strip().splitlines()) == 1
-    assert "run it with one per step: --model.init_args.course_steps_per_batch 1" in message
+def test_learning_rate_finder_sets_lesson_7s_learning_rate_at_one_course_epoch_per_step(run_cli):
+    """In blocks of course epochs the finder is refused (test_reliability's table)."""
     result = run_cli(
         "fit", "diabetes", "--model.init_args.course_steps_per_batch", "1",
         "--trainer.max_epochs", "35", "--model.init_args.print_every", "0",
@@ -163,70 +193,6 @@ def test_learning_rate_finder_on_lesson_7_needs_one_course_epoch_per_step(cli_ex
     )  # fmt: skip
     found = result.model.lr
     assert found is not None and found != 0.1 and optimizer_lr(result) == pytest.approx(found)
-
-
-def test_swa_learning_rate_reaches_lesson_7s_optimizer(run_cli):
-    result = run_cli(
-        "fit", "diabetes", *DIABETES_SHORT, "--trainer.max_epochs", "3",
-        "--trainer.callbacks+=StochasticWeightAveraging", "--trainer.callbacks.swa_lrs", "0.05",
-        "--trainer.callbacks.swa_epoch_start", "1", "--trainer.callbacks.annealing_epochs", "1",
-    )  # fmt: skip
-    assert optimizer_lr(result) == pytest.approx(0.05)
-
-
-@pytest.mark.parametrize(
-    ("flag", "value", "alternative"),
-    [
-        ("gradient_clip_val", "0.5", "--model.init_args.gradient_clip_val 0.5"),
-        ("accumulate_grad_batches", "2", "--data.init_args.batch_size"),
-    ],
-)
-def test_lesson_7_refuses_trainer_flags_for_its_own_updates_in_one_line(
-    cli_exit, flag, value, alternative
-):
-    message = cli_exit("fit", "--config", config("diabetes"), f"--trainer.{flag}", value)
-    assert len(message.strip().splitlines()) == 1
-    assert f"--trainer.{flag}" in message and alternative in message
-
-
-def test_a_lesson_without_clipping_says_so_and_where_it_is(cli_exit):
-    message = cli_exit("fit", "--config", config("linear_regression"),
-                       "--trainer.gradient_clip_val", "0.5")  # fmt: skip
-    assert len(message.strip().splitlines()) == 1
-    assert "takes no clipping (lessons 7-8 do: gradient_clip_val)" in message
-
-
-def test_lesson_7s_own_gradient_clipping_bounds_its_updates(run_cli, tmp_path):
-    """50 SGD(lr 0.1) updates of gradients clipped to norm 1e-4 move the weights at most
-    50 × 0.1 × 1e-4 = 5e-4."""
-    one_block = [*DIABETES_SHORT, "--trainer.max_epochs", "1"]
-    run_cli("fit", "diabetes", *one_block, *recording(tmp_path / "free"))
-    run_cli("fit", "diabetes", *one_block, "--model.init_args.gradient_clip_val", "1e-4",
-            *recording(tmp_path / "clipped"))  # fmt: skip
-    free, clipped = (recorded_weights(tmp_path / way) for way in ("free", "clipped"))
-    assert 0 < movement(clipped) <= 5e-4 < movement(free)
-
-
-def test_early_stopping_ends_lesson_7_when_the_loss_stops_falling(run_cli):
-    result = run_cli(
-        "fit", "diabetes", *DIABETES_SHORT, "--trainer.callbacks+=EarlyStopping",
-        "--trainer.callbacks.monitor", "val_loss", "--trainer.callbacks.min_delta", "100",
-        "--trainer.callbacks.patience", "1",
-    )  # fmt: skip
-    assert result.trainer.current_epoch == 2 and result.trainer.global_step == 100
-
-
-def test_checkpoints_every_100_course_epochs_of_lesson_7(run_cli, tmp_path):
-    """``every_n_train_steps`` counts updates; lesson 7 checks it after each block of
-    ``course_steps_per_batch`` course epochs, so a multiple of it saves at each of its steps."""
-    folder = tmp_path / "every100"
-    run_cli(
-        "fit", "diabetes", *DIABETES_SHORT, "--trainer.max_epochs", "4",
-        "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.every_n_train_steps", "100",
-        "--trainer.callbacks.save_top_k", "-1", f"--trainer.callbacks.dirpath={folder}",
-        "--trainer.callbacks.filename", "{step}",
-    )  # fmt: skip
-    assert sorted(path.name for path in folder.iterdir()) == ["step=100.ckpt", "step=200.ckpt"]
 
 
 def test_lesson_7s_step_axis_counts_course_epochs(run_cli):

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import lightning as L
+import pytest
 from helpers import PLAIN_TRAINER, REPO, read_csv, run_folder
 
 from datamodules.toy import ToyDataModule
@@ -67,21 +68,21 @@ def test_the_readme_lists_every_private_name_the_module_uses():
     assert "optim_step_progress" in section  # reached through the loops, no underscore
 
 
-def test_direct_updates_are_counted_in_global_step():
-    """``counted_step``: lesson 5's updates go straight to torch and still count."""
-    model = LinearRegression(course_steps_per_batch=10)
+@pytest.mark.parametrize(
+    ("lesson", "has_direct_optimizer"),
+    [(LinearRegression, True), (GradientDescent, False)],
+    ids=["counted_step-lesson5", "count_updates_by_hand-lesson3"],
+)
+def test_updates_that_bypass_lightnings_optimizer_are_counted_in_global_step(
+    lesson, has_direct_optimizer
+):
+    """Lesson 5's updates go straight to torch, lesson 3 has no optimizer: both still count,
+    one a course epoch."""
+    model = lesson(course_steps_per_batch=10)
     trainer = L.Trainer(max_epochs=3, **PLAIN_TRAINER)
     trainer.fit(model, ToyDataModule())
-    assert model.direct_optimizer is not None  # the direct path was taken
+    assert (model.direct_optimizer is not None) == has_direct_optimizer  # the path taken
     assert trainer.global_step == 30 == len(model.loss_history)
-
-
-def test_updates_by_hand_are_counted_in_global_step():
-    """``count_updates_by_hand``: lesson 3 has no optimizer and still counts its updates."""
-    model = GradientDescent(course_steps_per_batch=10)
-    trainer = L.Trainer(max_epochs=3, **PLAIN_TRAINER)
-    trainer.fit(model, ToyDataModule())
-    assert trainer.global_step == 30
 
 
 def test_a_resumed_run_appends_to_its_metrics_csv(run_cli):

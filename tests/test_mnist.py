@@ -391,24 +391,6 @@ def test_course_settings_reach_97_percent_after_10_epochs(run_cli):
 # --- bad input: one line each, before any run folder exists ---
 
 
-def test_a_diverging_classifier_stops_before_a_checkpoint_keeps_spoiled_weights(run_cli, tmp_path):
-    with pytest.raises(FloatingPointError) as error:
-        run_cli(
-            "fit",
-            "mnist",
-            *("--trainer.limit_train_batches", "5", "--trainer.limit_val_batches", "2"),
-            *("--trainer.max_epochs", "3", "--trainer.callbacks+=helpers.LearningRateJump"),
-            *("--trainer.callbacks.epoch", "1", "--trainer.callbacks.factor", "1e6"),
-        )
-    last = tmp_path / "runs" / "mnist" / "version_0" / "checkpoints" / "last.ckpt"
-    assert "the training loss became nan in epoch 2" in str(error.value)
-    assert "lower the learning rate; the last good checkpoint is " in str(error.value)
-    assert str(error.value).endswith("runs/mnist/version_0/checkpoints/last.ckpt")
-    checkpoint = torch.load(last, weights_only=True)
-    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 5
-    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
-
-
 def test_missing_files_offline_say_which_where_and_how(run_cli, tmp_path, monkeypatch):
     attempts = []
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from helpers import QUIET, config, read_csv, run_folder, run_subprocess
+from helpers import DDP_ON_TWO_CPUS, QUIET, config, read_csv, run_folder, run_subprocess
 
 from datamodules.files import DataError
 from datamodules.names import NamesDataModule, encode, read_names
@@ -187,9 +187,8 @@ def test_ddp_predicts_the_same_rows_in_the_same_order_as_one_process(run_cli, tm
         "--ckpt_path", str(run_folder(fit) / "checkpoints" / "last.ckpt"),
         "--data.init_args.predict_names", names,
     ]  # fmt: skip
-    ddp = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2"]
     result = run_subprocess(
-        "predict", "--config", config("names"), *QUIET, *predict, *ddp,
+        "predict", "--config", config("names"), *QUIET, *predict, *DDP_ON_TWO_CPUS,
         "--predictions.output", "ddp.csv", cwd=tmp_path, env={"OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

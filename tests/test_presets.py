@@ -10,25 +10,24 @@ from helpers import CONFIGS, QUIET, config, run_folder
 PRESETS = CONFIGS / "trainer"
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU for the preset")
-def test_the_ddp_preset_without_a_gpu_says_what_to_add_in_one_line(cli_exit, tmp_path):
+@pytest.mark.parametrize(
+    ("preset", "name", "says"),
+    [
+        pytest.param("ddp", "diabetes_minibatch", ["no GPU", "configs/trainer/ddp_cpu.yaml"],
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
+        pytest.param("mps", "linear_regression", ["MPSAccelerator", "not available"],
+                     marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="mps")),
+    ],
+)  # fmt: skip
+def test_a_preset_without_its_hardware_says_what_is_missing_in_one_line(
+    cli_exit, tmp_path, preset, name, says
+):
     exit_message = cli_exit(
-        "fit", "--config", config("diabetes_minibatch"), "--config", str(PRESETS / "ddp.yaml"),
-        *QUIET,
-    )  # fmt: skip
+        "fit", "--config", config(name), "--config", str(PRESETS / f"{preset}.yaml"), *QUIET
+    )
     assert exit_message.startswith("error: ") and "\n" not in exit_message
-    assert "no GPU" in exit_message and "configs/trainer/ddp_cpu.yaml" in exit_message
+    assert all(words in exit_message for words in says), exit_message
     assert list(tmp_path.iterdir()) == []  # nothing written
-
-
-@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has mps")
-def test_the_mps_preset_without_mps_is_one_line(cli_exit):
-    exit_message = cli_exit(
-        "fit", "--config", config("linear_regression"), "--config", str(PRESETS / "mps.yaml"),
-        *QUIET,
-    )  # fmt: skip
-    assert exit_message.startswith("error: ") and "\n" not in exit_message
-    assert "MPSAccelerator" in exit_message and "not available" in exit_message
 
 
 def test_the_debug_preset_runs_a_few_batches_with_anomaly_detection(run_cli, tmp_path):

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import LESSON_CONFIGS, QUIET, REPO, config
+from helpers import LESSON_CONFIGS, MNIST_ONE_EPOCH, QUIET, REPO, config
 from test_parity_diabetes import DataModuleOrder, all_rows, course_lesson7, course_lesson8
 from test_parity_toy import (
     course_lesson2,
@@ -188,18 +188,17 @@ COURSE_SCRIPTS = [
     "diabetes_minibatch",
 ]
 #: Short settings for the configs whose printed lines the parity tests do not hold.
-MNIST_SHORT = ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2"]
 SHORT = {
     "linear_search_bias": [],
     "backprop_affine": [],
-    "mnist": [*MNIST_SHORT, "--trainer.limit_train_batches", "30"],  # 300 batches: one line
-    "mnist_sungkim": [*MNIST_SHORT, "--trainer.limit_train_batches", "3"],
-    "cnn": [*MNIST_SHORT, "--trainer.limit_train_batches", "3"],
+    "mnist": [*MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "30"],  # 300 batches: one line
+    "mnist_sungkim": [*MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "3"],
+    "cnn": [*MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "3"],
     # 2, not 1: the CLI reads "1" as 1.0, the whole epoch
-    "inception": [*MNIST_SHORT, "--trainer.limit_train_batches", "2"],
-    "resnet": [*MNIST_SHORT, "--trainer.limit_train_batches", "2"],
+    "inception": [*MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "2"],
+    "resnet": [*MNIST_ONE_EPOCH, "--trainer.limit_train_batches", "2"],
     "mnist_speedrun": [
-        *MNIST_SHORT,
+        *MNIST_ONE_EPOCH,
         "--trainer.limit_train_batches",
         "2",
         "--trainer.check_val_every_n_epoch",  # the config validates every second epoch

@@ -27,10 +27,18 @@ def environment(**settings: str) -> dict[str, str]:
     return {**clean, "PYTHONPATH": paths, **settings}
 
 
+def run_python(source: str) -> str:
+    """``python -c SOURCE`` in the repository, in a learner's environment: what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", source], cwd=REPO, env=environment(), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def torch_default() -> int:
-    command = [sys.executable, "-c", "import torch; print(torch.get_num_threads())"]
-    done = subprocess.run(command, env=environment(), capture_output=True, text=True, check=True)
-    return int(done.stdout)
+    return int(run_python("import torch; print(torch.get_num_threads())"))
 
 
 def fit(tmp_path: Path, **settings: str) -> tuple[str, int]:
@@ -83,13 +91,9 @@ run(DiabetesClassifier(), accelerator="gpu")  # a GPU run: threads left alone, n
 
 
 def test_a_notebooks_start_chooses_as_the_cli_and_keeps_the_users_count():
-    done = subprocess.run(
-        [sys.executable, "-c", START], cwd=REPO, env=environment(), capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    printed = run_python(START)
     default = torch_default()
-    small, large, users, gpu = [line.split(" | ") for line in done.stdout.splitlines()]
+    small, large, users, gpu = [line.split(" | ") for line in printed.splitlines()]
     assert small[0] == "1" and small[1].startswith("CPU threads: 1,")
     assert large == [str(shared_count(large[1], default)), large[1]]
     assert users == ["3", "CPU threads: 3, from torch.set_num_threads"]
@@ -141,16 +145,12 @@ def test_a_lesson_that_shares_its_steps_leaves_the_cores_busy_work_holds():
               for _ in range(cores)]  # fmt: skip
     try:
         time.sleep(0.5)  # the loops are running
-        done = subprocess.run(
-            [sys.executable, "-c", START_CNN], cwd=REPO, env=environment(), capture_output=True,
-            text=True, timeout=300,
-        )  # fmt: skip
+        printed = run_python(START_CNN)
     finally:
         for process in beside:
             process.kill()
             process.wait()
-    assert done.returncode == 0, done.stderr[-2000:]
-    threads, line = done.stdout.strip().split(" | ")
+    threads, line = printed.strip().split(" | ")
     assert int(threads) == 1 == shared_count(line, default)
     assert re.search(rf"as ({cores}|{cores - 1}) of {cores} cores are busy", line), line
 
@@ -170,8 +170,4 @@ assert torch.get_num_threads() == threads, "threads changed"
 def test_importing_the_lessons_changes_nothing_global():
     """A Lightning user's script that imports a lesson keeps its warnings, Lightning's log
     lines and torch's threads."""
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORTS], cwd=REPO, env=environment(), capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_python(IMPORTS)  # its own asserts end the process with an error

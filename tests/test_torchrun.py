@@ -6,7 +6,16 @@ from __future__ import annotations
 import sys
 
 import pytest
-from helpers import CONFIGS, QUIET, REPO, config, read_csv, run_command, run_subprocess
+from helpers import (
+    CONFIGS,
+    DDP_ON_TWO_CPUS,
+    QUIET,
+    REPO,
+    config,
+    read_csv,
+    run_command,
+    run_subprocess,
+)
 
 
 @pytest.mark.slow
@@ -38,9 +47,8 @@ def test_torchrun_fit_syncs_metrics_and_ddp_predict_equals_one_process(run_cli, 
     rows = tmp_path / "rows.csv"
     rows.write_text("\n".join(",".join(["0.1"] * 7 + [str(i / 10)]) for i in range(5)) + "\n")
     predict_args = ["--ckpt_path", str(last), "--data.init_args.predict_file", str(rows)]
-    ddp = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", "2"]
     ddp_predict = run_subprocess(
-        "predict", "--config", config("diabetes"), *QUIET, *ddp, *predict_args,
+        "predict", "--config", config("diabetes"), *QUIET, *DDP_ON_TWO_CPUS, *predict_args,
         "--predictions.output", "ddp.csv", cwd=tmp_path,
     )  # fmt: skip
     assert ddp_predict.returncode == 0, ddp_predict.stderr[-3000:]

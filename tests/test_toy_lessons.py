@@ -20,25 +20,23 @@ def is_png(path) -> bool:
     return path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_lesson2_finds_w_2(run_cli):
-    result = run_cli("fit", "linear_search")
+@pytest.mark.parametrize(
+    ("name", "best", "figure", "grid_points"),
+    [
+        ("linear_search", {"best_w": 2.0}, "mse_w.png", 41),  # w from 0 to 4 by 0.1
+        ("linear_search_bias", {"best_w": 2.0, "best_b": 1.0}, "mse_surface.png", 31 * 21),
+    ],
+    ids=["lesson2", "lesson2-exercise"],
+)
+def test_lesson2_finds_the_exact_weights_on_its_grid(run_cli, name, best, figure, grid_points):
+    result = run_cli("fit", name)
     metrics = result.trainer.logged_metrics
-    assert metrics["best_w"] == pytest.approx(2.0)
+    assert {key: metrics[key].item() for key in best} == pytest.approx(best)
     assert metrics["best_mse"] == pytest.approx(0.0, abs=1e-10)
     folder = run_folder(result)
-    assert is_png(folder / "mse_w.png")
+    assert is_png(folder / figure)
     rows = (folder / "mse_grid.csv").read_text().splitlines()
-    assert len(rows) == 1 + 41  # the MSE at every one of the 41 w
-
-
-def test_lesson2_exercise_finds_w_2_b_1(run_cli):
-    result = run_cli("fit", "linear_search_bias")
-    metrics = result.trainer.logged_metrics
-    assert (metrics["best_w"], metrics["best_b"]) == (pytest.approx(2.0), pytest.approx(1.0))
-    assert metrics["best_mse"] == pytest.approx(0.0, abs=1e-10)
-    folder = run_folder(result)
-    assert is_png(folder / "mse_surface.png")
-    assert len((folder / "mse_grid.csv").read_text().splitlines()) == 1 + 31 * 21
+    assert len(rows) == 1 + grid_points  # a header and the MSE at each grid point
 
 
 def test_lesson3_batch_gd_matches_closed_form(run_cli):
