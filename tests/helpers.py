@@ -39,7 +39,7 @@ MNIST_DDP_CPU = [
     "--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2",
     "--trainer.num_sanity_val_steps", "0",
 ]  # fmt: skip
-#: Lesson 9 for one epoch, validated on two batches (the training batches each test's own).
+#: An MNIST config for one epoch, validated on two batches (the training batches each test's own).
 MNIST_ONE_EPOCH = ["--trainer.max_epochs", "1", "--trainer.limit_val_batches", "2"]
 #: A course-epoch lesson (5-7) in blocks of 50 course epochs instead of its config's 1000.
 BLOCKS_OF_50 = ["--model.init_args.course_steps_per_batch", "50"]
@@ -67,7 +67,7 @@ def config(name: str) -> str:
     return str(CONFIGS / f"{name}.yaml")
 
 
-def short_fit(name: str) -> list[str]:
+def short_fit_args(name: str) -> list[str]:
     """SHORT_FIT, with the MNIST configs' epochs cut to 4 mini-batches of 64."""
     data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["data"]["class_path"]
     if not data.endswith("MNISTDataModule"):

@@ -26,7 +26,7 @@ from helpers import (
     config,
     run_folder,
     run_subprocess,
-    short_fit,
+    short_fit_args,
 )
 
 from lessons.checkpoint_names import check_names
@@ -180,7 +180,7 @@ def test_a_cli_checkpoint_loads_in_python_and_through_ckpt_path(run_cli, cli_exi
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LESSON_CONFIGS)
 def test_every_configs_checkpoint_passes_the_check_and_loads(run_cli, name):
-    fit = run_cli("fit", name, *short_fit(name))
+    fit = run_cli("fit", name, *short_fit_args(name))
     last = run_folder(fit) / "checkpoints" / "last.ckpt"
     saved = torch.load(last, weights_only=True)["hyper_parameters"]
     check_names(saved, last)  # no name beyond the allow-list, not even the lesson's own

@@ -12,7 +12,7 @@ from helpers import (
     AutocastProbe,
     config,
     run_subprocess,
-    short_fit,
+    short_fit_args,
 )
 
 TRAINER_PRESETS = sorted(path.stem for path in (CONFIGS / "trainer").glob("*.yaml"))
@@ -34,7 +34,7 @@ def assert_learned(model) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LESSON_CONFIGS)
 def test_every_config_learns_in_a_short_run(run_cli, name):
-    result = run_cli("fit", name, *short_fit(name))
+    result = run_cli("fit", name, *short_fit_args(name))
     assert result.trainer.state.finished
     assert_learned(result.model)
 
@@ -43,7 +43,7 @@ def test_every_config_learns_in_a_short_run(run_cli, name):
 @pytest.mark.parametrize("name", LESSON_CONFIGS)
 def test_every_config_learns_in_bf16_mixed_under_autocast(run_cli, name):
     probe = "--trainer.callbacks+=helpers.AutocastProbe"
-    result = run_cli("fit", name, *short_fit(name), "--trainer.precision", "bf16-mixed", probe)
+    result = run_cli("fit", name, *short_fit_args(name), "--trainer.precision", "bf16-mixed", probe)
     assert_learned(result.model)
     (probe,) = (c for c in result.trainer.callbacks if isinstance(c, AutocastProbe))
     if getattr(result.model, "no_mixed_precision", False):  # lessons 3-4: hand-written arithmetic

@@ -119,6 +119,14 @@ def test_predict_writes_the_trained_nets_probability_per_row(run_cli, short_fit,
 GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
 
 
+def test_a_truncated_gzip_is_a_data_error(tmp_path):
+    """What the CLI turns into its one line (test_reliability.py), in a user's own script."""
+    path = tmp_path / "diabetes.csv.gz"
+    path.write_bytes(gzip.compress(b"\n".join([GOOD_ROW.encode()] * 200))[:-30])
+    with pytest.raises(DataError, match="truncated or corrupt gzip"):
+        DiabetesDataset(path)
+
+
 def test_missing_file_offline_says_where_and_how(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")

@@ -32,7 +32,13 @@ def test_one_notebook_per_lecture():
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "notebooks").rglob("*.ipynb")), ids=lambda path: path.stem
+    "path",
+    [
+        path
+        for path in sorted((REPO / "notebooks").rglob("*.ipynb"))
+        if ".ipynb_checkpoints" not in path.parts  # Jupyter's own copies, not committed
+    ],
+    ids=lambda path: path.stem,
 )
 def test_every_notebook_is_saved_without_outputs(path: Path):
     """The lectures' and the exercises' notebooks alike: a learner opens a clean page."""

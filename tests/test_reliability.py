@@ -25,10 +25,12 @@ GOOD_ROW = "-0.29,0.49,0.18,-0.29,0,0.00,-0.53,-0.03,0"
 
 
 def snapshot(folder: Path) -> dict[str, str]:
+    """Every file's hash and every folder under ``folder``: an empty run folder counts too."""
     return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        str(path.relative_to(folder)): (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+        )
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
     }
 
 
@@ -83,7 +85,11 @@ BAD_INPUTS = {
     # config
     "unknown key": (T, ["--model.init_args.no_such_key", "1"], "no_such_key"),
     "wrong type": (T, ["--trainer.max_epochs", "ten"], "trainer.max_epochs"),
-    "negative lr": (T, ["--model.init_args.optimizer.init_args.lr", "-0.5"], "learning rate"),
+    "negative lr": (
+        T,
+        ["--model.init_args.optimizer.init_args.lr", "-0.5"],
+        "Invalid learning rate: -0.5",
+    ),
     "non-numeric predict value": (T, ["--data.init_args.predict_x", "[four]"], "predict_x"),
     "batch_size 0": (D, ["--data.init_args.batch_size", "0"], "batch_size must be at least 1"),
     "unknown lesson": (T, ["--model.class_path", "lessons.nope.Nope"], "lessons.nope.Nope"),
@@ -97,17 +103,18 @@ BAD_INPUTS = {
     "clipping, lesson 7": (
         D,
         ["--trainer.gradient_clip_val", "0.5"],
-        "--model.init_args.gradient_clip_val 0.5",
+        "drop --trainer.gradient_clip_val: use --model.init_args.gradient_clip_val 0.5",
     ),
     "accumulation, lesson 7": (
         D,
         ["--trainer.accumulate_grad_batches", "2"],
-        "--data.init_args.batch_size",
+        "drop --trainer.accumulate_grad_batches and raise --data.init_args.batch_size",
     ),
     "clipping, lesson 5": (
         T,
         ["--trainer.gradient_clip_val", "0.5"],
-        "takes no clipping (lessons 7-8 do: gradient_clip_val)",
+        "drop --trainer.gradient_clip_val: this lesson takes no clipping (lessons 7-8 do: "
+        "gradient_clip_val)",
     ),
     "lr finder, lesson 7 in blocks": (
         D,
@@ -149,11 +156,31 @@ BAD_INPUTS = {
         "cannot write the run's output",
     ),
 }
-PREDICT_CASES = {
+#: Cases that only another subcommand reaches, or that every subcommand checks alike.
+OTHER_SUBCOMMANDS = {
     "predict over an existing file": (
+        "predict",
         T,
         ["--ckpt_path", "{toy_ckpt}", "--predictions.output", "{existing_output}"],
         "exists",
+    ),
+    "another lesson's checkpoint, validate": (
+        "validate",
+        D,
+        ["--ckpt_path", "{toy_ckpt}"],
+        "was saved by lessons.linear_regression.LinearRegression",
+    ),
+    "missing checkpoint, a relative path, validate": (
+        "validate",
+        D,
+        ["--ckpt_path", "no/such.ckpt"],
+        "not found",
+    ),
+    "checkpoint that runs code, predict": (
+        "predict",
+        T,
+        ["--ckpt_path", "{evil_ckpt}"],
+        "could run code",
     ),
 }
 
@@ -163,11 +190,12 @@ def test_bad_input_table(workspace, cli_exit, monkeypatch):
     test_diabetes.py): a non-zero exit with one line that names the problem, nothing written."""
     monkeypatch.setattr("urllib.request.urlopen", offline)
     cases = [("fit", *case) for case in BAD_INPUTS.values()]
-    cases += [("predict", *case) for case in PREDICT_CASES.values()]
+    cases += list(OTHER_SUBCOMMANDS.values())
+    assert len(cases) >= 30
     folder = Path(workspace["dir"])
     before = snapshot(folder)
     failures = []
-    for label, (subcommand, name, args, message) in zip([*BAD_INPUTS, *PREDICT_CASES], cases):
+    for label, (subcommand, name, args, message) in zip([*BAD_INPUTS, *OTHER_SUBCOMMANDS], cases):
         args = [arg.format(**workspace) for arg in args]
         try:
             exit_message = cli_exit(subcommand, "--config", config(name), *QUIET, *args, cwd=folder)
@@ -220,6 +248,7 @@ def test_a_diverging_run_names_where_and_keeps_the_last_good_checkpoint(
     assert message.endswith(last)
     checkpoint = read_checkpoint(tmp_path / last)
     assert checkpoint["global_step"] == saved_step  # the step before the loss went bad
+    assert checkpoint["epoch"] == 0  # both go bad in their second epoch
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values())
 
 
