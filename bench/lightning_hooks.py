@@ -10,8 +10,9 @@ in alternating order, round after round (round 0 warms up):
 - as is: Lightning as installed;
 - name: Lightning records the hook it is running in ``pl_module._current_fx_name``, setting
   and restoring it around every hook call, about 44 writes a step, each through
-  ``nn.Module.__setattr__`` and its checks for parameters, modules and buffers. The fix writes
-  it into the instance's ``__dict__``; here a subclass does the same for the measurement;
+  ``nn.Module.__setattr__`` and its checks for parameters, modules and buffers. The fix, in
+  Lightning's ``trainer/call.py`` wherever it sets or restores the name:
+  ``pl_module.__dict__["_current_fx_name"] = name``; here a subclass does the same;
 - name + dispatch: also ``trainer/call.py:_call_callback_hooks`` calling only the callbacks
   that override the hook, and building a profiler name only when a profiler runs.
 
